@@ -1,0 +1,1 @@
+"""policywatch's monitor: configuration, fetching, extraction, diffing, topics and the daemon."""

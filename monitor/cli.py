@@ -1,0 +1,335 @@
+"""The `policywatch` command: parses arguments, wires the parts, prints, and sets the exit code.
+
+The only module that prints or exits. Exit codes: 0 success, 1 runtime failure, 2 bad usage or
+bad configuration. Users never see a traceback: errors are one line naming the thing and value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from monitor import config as config_mod
+from monitor import terminal
+from monitor.compare import compare as compare_sources
+from monitor.config import DocumentSettings, Settings
+from monitor.errors import ConfigError, PolicywatchError, UsageError
+from monitor.normalizer import ExtractRules
+from monitor.pipeline import CheckResult
+from monitor.runtime import Store, open_checker, open_store
+from monitor.scheduler import Daemon
+from monitor.topics import DEFAULT_TOPICS
+from monitor.validate import validate_documents
+from storage.db import current_revision
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("policywatch")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `main` owns every exit code."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def _config_option(default: object) -> _Parser:
+    parent = _Parser(add_help=False)
+    parent.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="config file (default ./config.toml, or $POLICYWATCH_CONFIG)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # `--config` is accepted before and after the command; the subcommands' copy must not
+    # overwrite a value given before the command with its default.
+    common = _config_option(argparse.SUPPRESS)
+    parser = _Parser(
+        prog="policywatch",
+        description="Watch privacy policies; keep every version; say what changed.",
+        parents=[_config_option(None)],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", parents=[common], help="run the daemon: check every document on its schedule"
+    )
+    run.add_argument("--once", action="store_true", help="check every document once, then exit")
+
+    check = sub.add_parser("check", parents=[common], help="check documents now, once")
+    check.add_argument("slugs", nargs="*", metavar="SLUG")
+
+    history = sub.add_parser("history", parents=[common], help="versions and changes, newest first")
+    history.add_argument("slug", metavar="SLUG")
+    history.add_argument("--json", action="store_true")
+
+    checks = sub.add_parser("checks", parents=[common], help="recent checks and their outcomes")
+    checks.add_argument("slug", nargs="?", metavar="SLUG")
+    checks.add_argument("--limit", type=int, default=30)
+    checks.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", parents=[common], help="the canonical text of a version")
+    show.add_argument("slug", metavar="SLUG")
+    show.add_argument("number", nargs="?", type=int, metavar="N")
+
+    diff = sub.add_parser("diff", parents=[common], help="a word-level diff of two versions")
+    diff.add_argument("slug", metavar="SLUG")
+    diff.add_argument("from_", nargs="?", type=int, metavar="FROM")
+    diff.add_argument("to", nargs="?", type=int, metavar="TO")
+
+    compare = sub.add_parser(
+        "compare", parents=[common], help="diff two local files or URLs (no database)"
+    )
+    compare.add_argument("old", metavar="OLD")
+    compare.add_argument("new", metavar="NEW")
+    compare.add_argument("--json", action="store_true")
+    compare.add_argument(
+        "--input-format", choices=["auto", "html", "markdown", "text"], default="auto"
+    )
+    compare.add_argument("--select", action="append", default=[], metavar="CSS")
+    compare.add_argument("--remove", action="append", default=[], metavar="CSS")
+
+    validate = sub.add_parser(
+        "validate", parents=[common], help="fetch twice and check the extraction is sound"
+    )
+    validate.add_argument("slugs", nargs="*", metavar="SLUG")
+    validate.add_argument("--json", action="store_true")
+
+    init = sub.add_parser("init", parents=[common], help="write a starter config.toml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_sub.add_parser("upgrade", parents=[common], help="apply migrations (Alembic)")
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    store = open_store(settings)
+    if args.once:
+        return _check_now(settings, store, [], out)
+    return asyncio.run(_run_daemon(settings, store))
+
+
+async def _run_daemon(settings: Settings, store: Store) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_checker(settings, store) as checker:
+        daemon = Daemon(settings, checker, store.repo.last_check_times)
+        await daemon.run(stop)
+    log.info("stopped")
+    return EXIT_OK
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    docs = _select(settings, args.slugs)
+    return _check_now(settings, open_store(settings), docs, out)
+
+
+def _check_now(settings: Settings, store: Store, docs: list[DocumentSettings], out: Console) -> int:
+    docs = docs or list(settings.documents)
+    if not docs:
+        raise UsageError(f"{settings.path} watches no documents; add a [[documents]] table")
+    results = asyncio.run(_check_all(settings, store, docs, out))
+    for result in results:
+        out.print(terminal.check_line(result), highlight=False)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
+
+
+async def _check_all(
+    settings: Settings, store: Store, docs: list[DocumentSettings], out: Console
+) -> list[CheckResult]:
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    limit = asyncio.Semaphore(settings.schedule.concurrency)
+    async with open_checker(settings, store) as checker:
+        for result in await checker.prepare():
+            out.print(terminal.check_line(result), highlight=False)
+        with progress:
+            task = progress.add_task("", total=len(docs))
+
+            async def one(doc: DocumentSettings) -> CheckResult:
+                async with limit:
+                    progress.update(task, description=doc.slug)
+                    result = await checker.check(doc)
+                progress.advance(task)
+                return result
+
+            return list(await asyncio.gather(*(one(doc) for doc in docs)))
+
+
+def cmd_history(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    store = open_store(settings)
+    doc = _document(settings, args.slug)
+    data = terminal.history(store.repo, doc)
+    if args.json:
+        _print_json(out, data)
+    else:
+        out.print(terminal.history_table(data))
+    return EXIT_OK
+
+
+def cmd_checks(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    if args.slug:
+        _document(settings, args.slug)
+    if args.limit <= 0:
+        raise UsageError(f"--limit must be a positive number, got {args.limit}")
+    data = terminal.checks(open_store(settings).repo, args.slug, args.limit)
+    if args.json:
+        _print_json(out, data)
+    else:
+        out.print(terminal.checks_table(data))
+    return EXIT_OK
+
+
+def cmd_show(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    doc = _document(settings, args.slug)
+    version = terminal.resolve_version(open_store(settings).repo, doc.slug, args.number)
+    out.print(version.text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    doc = _document(settings, args.slug)
+    repo = open_store(settings).repo
+    data = terminal.diff_versions(repo, doc.slug, args.from_, args.to, settings.topics)
+    out.print(terminal.diff_view(data))
+    return EXIT_OK
+
+
+def cmd_compare(settings: Settings | None, args: argparse.Namespace, out: Console) -> int:
+    topics = settings.topics if settings else DEFAULT_TOPICS
+    rules = ExtractRules(select=tuple(args.select), remove=tuple(args.remove), min_chars=0)
+    data = compare_sources(args.old, args.new, fmt=args.input_format, rules=rules, topics=topics)
+    if args.json:
+        _print_json(out, data)
+    else:
+        out.print(terminal.diff_view(data))
+    return EXIT_OK
+
+
+def cmd_validate(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    docs = _select(settings, args.slugs) or list(settings.documents)
+    reports = asyncio.run(validate_documents(settings, docs))
+    if args.json:
+        _print_json(out, [r.to_json() for r in reports])
+    else:
+        for report in reports:
+            out.print(terminal.validation_text(report))
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILURE
+
+
+def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} already exists; use --force to overwrite it")
+    path.write_text(terminal.starter_config(), encoding="utf-8")
+    out.print(f"wrote {path}; edit it, then run `policywatch check`", highlight=False)
+    return EXIT_OK
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    store = open_store(settings)
+    out.print(f"database at revision {current_revision(store.engine)}", highlight=False)
+    return EXIT_OK
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _select(settings: Settings, slugs: Sequence[str]) -> list[DocumentSettings]:
+    return [_document(settings, slug) for slug in slugs]
+
+
+def _document(settings: Settings, slug: str) -> DocumentSettings:
+    doc = settings.document(slug)
+    if doc is None:
+        known = ", ".join(d.slug for d in settings.documents) or "none"
+        raise UsageError(f"unknown document {slug!r} (known: {known})")
+    return doc
+
+
+def _print_json(out: Console, data: object) -> None:
+    out.print(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+Command = Callable[[Settings, argparse.Namespace, Console], int]
+COMMANDS: dict[str, Command] = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "history": cmd_history,
+    "checks": cmd_checks,
+    "show": cmd_show,
+    "diff": cmd_diff,
+    "validate": cmd_validate,
+    "db": cmd_db,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `policywatch` command."""
+    # soft_wrap: a line is never broken at the terminal width, so errors stay one line.
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        args = build_parser().parse_args(argv)
+        path = config_mod.config_path(args.config)
+        if args.command == "init":
+            return cmd_init(path, args, out)
+        if args.command == "compare":
+            settings = config_mod.load(path) if (args.config or path.exists()) else None
+            return cmd_compare(settings, args, out)
+        settings = config_mod.load(path)
+        return COMMANDS[args.command](settings, args, out)
+    except (ConfigError, UsageError) as exc:
+        err.print(f"policywatch: {exc}", markup=False)
+        return EXIT_USAGE
+    except PolicywatchError as exc:
+        err.print(f"policywatch: {exc}", markup=False)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as exc:
+        # The last line of defence: users get one line; the traceback goes to the log at debug.
+        log.debug("unexpected error", exc_info=True)
+        err.print(f"policywatch: unexpected error: {type(exc).__name__}: {exc}", markup=False)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""`policywatch compare`: two files or URLs through the normalizer, differ and topics (no database).
+
+The output is the `policywatch.changeset/1` JSON document (see the README); a guard that fires
+(a login wall, an empty shell...) is an `error` outcome, not an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from monitor.differ import diff_documents
+from monitor.document import Document
+from monitor.errors import CheckError, ExtractError, UsageError
+from monitor.fetcher import FetchOptions, HttpFetcher
+from monitor.normalizer import ExtractRules, normalize_html, normalize_markdown, normalize_text
+from monitor.topics import TopicRule, classify
+
+InputFormat = Literal["auto", "html", "markdown", "text"]
+SCHEMA = "policywatch.changeset/1"
+
+_SUFFIXES: dict[str, InputFormat] = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+}
+
+
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def read_source(source: str, options: FetchOptions | None = None) -> tuple[bytes, str | None]:
+    """The bytes of a file or URL, and the content type when it came over HTTP."""
+    if is_url(source):
+        return asyncio.run(_fetch(source, options or FetchOptions(min_gap=0.0)))
+    try:
+        return Path(source).read_bytes(), None
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from exc
+
+
+async def _fetch(url: str, options: FetchOptions) -> tuple[bytes, str | None]:
+    async with HttpFetcher(options) as fetcher:
+        result = await fetcher.fetch(url)
+    return result.body, result.content_type
+
+
+def detect_format(source: str, data: bytes, content_type: str | None) -> InputFormat:
+    if content_type:
+        if "html" in content_type:
+            return "html"
+        if "markdown" in content_type:
+            return "markdown"
+    suffix = Path(urlsplit(source).path if is_url(source) else source).suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head:
+        return "html"
+    return "text"
+
+
+def to_document(data: bytes, fmt: InputFormat, rules: ExtractRules, *, source: str) -> Document:
+    """Normalise one input; guards raise ExtractError like they do for fetched pages."""
+    if fmt == "html":
+        return normalize_html(
+            data, rules, base_url=source if is_url(source) else "https://localhost/"
+        )
+    text = data.decode("utf-8", errors="replace")
+    doc = normalize_markdown(text) if fmt == "markdown" else normalize_text(text)
+    if len(doc.text) < rules.min_chars:
+        raise ExtractError(
+            "too_short",
+            f"extracted text is only {len(doc.text)} characters (minimum {rules.min_chars})",
+        )
+    return doc
+
+
+def load(
+    source: str, fmt: InputFormat, rules: ExtractRules, options: FetchOptions | None = None
+) -> Document:
+    data, content_type = read_source(source, options)
+    chosen = detect_format(source, data, content_type) if fmt == "auto" else fmt
+    return to_document(data, chosen, rules, source=source)
+
+
+def compare(
+    old_source: str,
+    new_source: str,
+    *,
+    fmt: InputFormat = "auto",
+    rules: ExtractRules | None = None,
+    topics: Sequence[TopicRule],
+) -> dict[str, Any]:
+    """The changeset document for OLD -> NEW. Unreadable input raises UsageError."""
+    rules = rules or ExtractRules(min_chars=0)
+    try:
+        old = load(old_source, fmt, rules)
+        new = load(new_source, fmt, rules)
+    except CheckError as exc:
+        return {
+            "schema": SCHEMA,
+            "outcome": "error",
+            "error": {"kind": exc.kind, "message": exc.message},
+            "significance": None,
+            "topics": [],
+            "flags": [],
+            "changes": [],
+        }
+    return changeset_document(old, new, topics)
+
+
+def changeset_document(old: Document, new: Document, topics: Sequence[TopicRule]) -> dict[str, Any]:
+    assessment = classify(diff_documents(old, new), topics)
+    body = assessment.to_json()
+    return {
+        "schema": SCHEMA,
+        "outcome": "changed" if assessment.changes else "unchanged",
+        "error": None,
+        "significance": body["significance"],
+        "topics": body["topics"],
+        "flags": body["flags"],
+        "changes": body["changes"],
+    }

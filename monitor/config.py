@@ -1,0 +1,296 @@
+"""config.toml -> typed, frozen Settings; unknown keys are rejected and every error names the key.
+
+Validation is pydantic's (`extra="forbid"`, frozen models); this module turns its errors into one
+line naming the file, the key path (`documents[2].fetcher`) and the bad value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import soupsieve
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.errors import ConfigError
+from monitor.topics import DEFAULT_TOPICS, TopicRule
+
+DEFAULT_CONFIG = "config.toml"
+CONFIG_ENV = "POLICYWATCH_CONFIG"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+def parse_duration(value: object) -> float:
+    """'6h', '10m', '1h30m', '45s', '250ms', '2d' -> seconds."""
+    if not isinstance(value, str):
+        raise ValueError(f'expected a duration like "6h" or "10m", got {value!r}')
+    text = value.strip().lower()
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if text[pos : match.start()].strip():
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos == 0 or text[pos:].strip():
+        raise ValueError(f'expected a duration like "6h", "10m" or "1h30m", got {value!r}')
+    return total
+
+
+def _check_selector(selector: str) -> str:
+    try:
+        soupsieve.compile(selector)
+    except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:
+        # soupsieve reports unsupported selectors (pseudo-elements) as NotImplementedError.
+        first = str(exc).splitlines()[0]
+        raise ValueError(f"invalid CSS selector {selector!r} ({first})") from exc
+    return selector
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL with a host, got {url!r}")
+    return url
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r} ({exc})") from exc
+    return pattern
+
+
+# Strict types: TOML already has real types, so "5" for a number is a mistake, not a number.
+Str = Annotated[str, Strict()]
+Int = Annotated[int, Strict()]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Selector = Annotated[str, Strict(), AfterValidator(_check_selector)]
+Url = Annotated[str, Strict(), AfterValidator(_check_url)]
+Regex = Annotated[str, Strict(), AfterValidator(_check_regex)]
+Positive = Annotated[int, Strict(), Field(gt=0)]
+FetcherKind = Literal["http", "browser", "auto"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    url: Str = "sqlite:///policywatch.db"
+
+
+class ScheduleSettings(_Section):
+    every: Duration = 6 * 3600.0
+    jitter: Duration = 600.0
+    concurrency: Positive = 4
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError(f"must be at least 1s, got {value:g}s")
+        return value
+
+
+class FetchSettings(_Section):
+    timeout: Duration = 30.0
+    max_bytes: Positive = 10_000_000
+    max_redirects: Annotated[int, Strict(), Field(ge=0, le=30)] = 5
+    retries: Annotated[int, Strict(), Field(ge=0, le=10)] = 2
+    backoff: Duration = 2.0
+    min_gap: Duration = 5.0
+    user_agent: Str | None = None
+    accept_language: Str = "en-US,en;q=0.9"
+
+
+class GuardSettings(_Section):
+    min_chars: Annotated[int, Strict(), Field(ge=0)] = 200
+    shrink_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    flip_window: Annotated[int, Strict(), Field(ge=0, le=50)] = 5
+
+
+class DocumentSettings(_Section):
+    slug: Str
+    name: Str
+    url: Url
+    select: tuple[Selector, ...] = ()
+    remove: tuple[Selector, ...] = ()
+    fetcher: FetcherKind = "http"
+    every: Duration | None = None
+    min_chars: Annotated[int, Strict(), Field(ge=0)] | None = None
+    notes: Str = ""
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(
+                f"expected lower-case letters, digits and dashes (like 'facebook-privacy'), "
+                f"got {value!r}"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip() or any(ch in value for ch in "\r\n"):
+            raise ValueError(f"must be one non-empty line, got {value!r}")
+        return value
+
+
+class TopicSettings(_Section):
+    name: Str
+    terms: tuple[Str, ...] = ()
+    patterns: tuple[Regex, ...] = ()
+    exclude: tuple[Str, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_terms(self) -> TopicSettings:
+        if not self.terms and not self.patterns:
+            raise ValueError(f"topic {self.name!r} needs at least one of terms or patterns")
+        return self
+
+    def rule(self) -> TopicRule:
+        return TopicRule(self.name, self.terms, self.patterns, self.exclude)
+
+
+class _Root(_Section):
+    storage: StorageSettings = StorageSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    fetch: FetchSettings = FetchSettings()
+    guards: GuardSettings = GuardSettings()
+    documents: tuple[DocumentSettings, ...] = ()
+    topics: tuple[TopicSettings, ...] | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> _Root:
+        _no_duplicates([d.slug for d in self.documents], "documents", "slug")
+        _no_duplicates([t.name for t in self.topics or ()], "topics", "name")
+        return self
+
+
+def _no_duplicates(names: list[str], table: str, key: str) -> None:
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ValueError(
+                f"{table}[{index}].{key}: {name!r} is already used by {table}[{seen[name]}]"
+            )
+        seen[name] = index
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything policywatch runs on, read once from config.toml."""
+
+    path: Path
+    storage: StorageSettings
+    schedule: ScheduleSettings
+    fetch: FetchSettings
+    guards: GuardSettings
+    documents: tuple[DocumentSettings, ...]
+    topics: tuple[TopicRule, ...]
+
+    def document(self, slug: str) -> DocumentSettings | None:
+        return next((d for d in self.documents if d.slug == slug), None)
+
+    @property
+    def database_url(self) -> str:
+        """The storage URL with a relative SQLite path resolved against the config's folder."""
+        url = self.storage.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str((self.path.parent / rest).resolve())
+        return url
+
+    def interval(self, doc: DocumentSettings) -> float:
+        return doc.every if doc.every is not None else self.schedule.every
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The config file to read: --config, else $POLICYWATCH_CONFIG, else ./config.toml."""
+    return Path(explicit or environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load(path: Path) -> Settings:
+    """Read and validate a config file; raise ConfigError with one clear line on any problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            "file not found (run `policywatch init` to write a starter config)", path=str(path)
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror})", path=str(path)) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], path: Path) -> Settings:
+    """Validate an already-parsed TOML table."""
+    try:
+        root = _Root.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, path) from None
+    topics = tuple(t.rule() for t in root.topics) if root.topics is not None else DEFAULT_TOPICS
+    return Settings(
+        path=path,
+        storage=root.storage,
+        schedule=root.schedule,
+        fetch=root.fetch,
+        guards=root.guards,
+        documents=root.documents,
+        topics=topics,
+    )
+
+
+def _config_error(exc: ValidationError, path: Path) -> ConfigError:
+    error = exc.errors(include_url=False)[0]
+    key = _key_path(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return ConfigError("unknown key", path=str(path), key=key)
+    if kind == "missing":
+        return ConfigError("required key is missing", path=str(path), key=key)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind != "value_error":  # our own validators already name the value
+        message = f"{message[:1].lower()}{message[1:]}, got {value!r}"
+    return ConfigError(message, path=str(path), key=key)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part.startswith(("function-", "tagged-")):
+            out += f".{part}" if out else part
+    return out

@@ -1,0 +1,356 @@
+"""check_document(): fetch, normalise, compare, classify and record one document, as named steps.
+
+The one place the steps are wired together. A check's outcome is a value (`CheckResult.outcome`),
+never an exception: operational failures (fetch, extract) are recorded as a failed check and the
+run goes on. CPU-heavy work (parse, diff) and the database run in a worker thread so the event
+loop stays free for other fetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal, Protocol
+
+from monitor.config import DocumentSettings, Settings
+from monitor.differ import diff_documents
+from monitor.document import Document
+from monitor.errors import CheckError, ExtractError, FetchError
+from monitor.fetcher import Clock, FetchResult
+from monitor.normalizer import ExtractRules, normalize_html
+from monitor.topics import classify
+from storage.repo import AlertIn, ChangeIn, CheckIn, PageSpec, Repo, SnapshotIn, VersionIn
+
+Outcome = Literal[
+    "new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"
+]
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+class Fetcher(Protocol):
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one check did, for the log line, the CLI and the tests."""
+
+    slug: str
+    outcome: Outcome
+    version: int | None = None
+    error_kind: str | None = None
+    message: str | None = None
+    significance: str | None = None
+    topics: tuple[str, ...] = ()
+    changes: int = 0
+    fetcher: str = "http"
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome not in ("failed", "pending")
+
+
+def rules_for(settings: Settings, doc: DocumentSettings) -> ExtractRules:
+    min_chars = doc.min_chars if doc.min_chars is not None else settings.guards.min_chars
+    return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
+
+
+def page_specs(settings: Settings) -> list[PageSpec]:
+    return [
+        PageSpec(d.slug, d.name, d.url, d.fetcher, rules_for(settings, d).digest)
+        for d in settings.documents
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A fetch that reached the processing step, with its timing."""
+
+    doc: DocumentSettings
+    result: FetchResult
+    started: datetime
+    t0: float
+    fetcher: str
+
+
+@dataclass
+class Checker:
+    """Runs checks of configured documents against one repository."""
+
+    settings: Settings
+    repo: Repo
+    fetchers: Mapping[str, Fetcher]
+    clock: Clock
+    alert_hook: AlertHook | None = None
+    _prepared: bool = field(default=False, init=False)
+
+    async def prepare(self) -> list[CheckResult]:
+        """Sync pages with the config; re-extract pages whose rules changed (technical versions)."""
+        return await asyncio.to_thread(self._prepare)
+
+    async def check(self, doc: DocumentSettings) -> CheckResult:
+        """Check one document now and record what happened."""
+        if not self._prepared:
+            await self.prepare()
+        started, t0 = self.clock.now(), time.perf_counter()
+        kind = "http" if doc.fetcher in ("http", "browser", "auto") else doc.fetcher
+        fetcher = self.fetchers[kind]
+        etag, last_modified = await asyncio.to_thread(self._validators, doc)
+        try:
+            result = await fetcher.fetch(doc.url, etag=etag, last_modified=last_modified)
+        except FetchError as exc:
+            return await asyncio.to_thread(
+                self._record_failure, doc, exc, started, t0, kind, exc.status
+            )
+        fetched = _Fetched(doc, result, started, t0, kind)
+        return await asyncio.to_thread(self._process, fetched)
+
+    # -- steps, run in a worker thread -------------------------------------------------------
+
+    def _prepare(self) -> list[CheckResult]:
+        before = {page.slug: page.rules_hash for page in self.repo.pages()}
+        self.repo.sync_pages(page_specs(self.settings), self.clock.now())
+        self._prepared = True
+        results = []
+        for doc in self.settings.documents:
+            digest = rules_for(self.settings, doc).digest
+            if doc.slug in before and before[doc.slug] != digest:
+                result = self._reextract(doc)
+                if result is not None:
+                    results.append(result)
+        return results
+
+    def _validators(self, doc: DocumentSettings) -> tuple[str | None, str | None]:
+        last = self.repo.last_good_check(doc.slug)
+        if last is None:
+            return None, None
+        return last.etag, last.last_modified
+
+    def _process(self, fetched: _Fetched) -> CheckResult:
+        doc, result = fetched.doc, fetched.result
+        latest = next(iter(self.repo.recent_versions(doc.slug, 1)), None)
+        base = self._check_in(fetched, result)
+        if result.not_modified:
+            return self._record(doc, base, "not_modified", seen=latest.number if latest else None)
+        try:
+            new_doc = self._extract(doc, result)
+        except ExtractError as exc:
+            return self._record_failure(
+                doc, exc, fetched.started, fetched.t0, fetched.fetcher, result.status
+            )
+        return self._compare(fetched, base, new_doc)
+
+    def _extract(self, doc: DocumentSettings, result: FetchResult) -> Document:
+        if result.content_type not in HTML_TYPES:
+            raise ExtractError(
+                "not_html",
+                f"{result.final_url} returned {result.content_type or 'no content type'}, "
+                f"not an HTML page",
+            )
+        return normalize_html(
+            result.body,
+            rules_for(self.settings, doc),
+            base_url=result.final_url,
+            encoding=result.charset,
+        )
+
+    def _compare(self, fetched: _Fetched, base: CheckIn, new_doc: Document) -> CheckResult:
+        doc, slug = fetched.doc, fetched.doc.slug
+        sha = new_doc.sha256
+        recent = self.repo.recent_versions(slug, self.settings.guards.flip_window + 1)
+        base = replace(base, text_sha256=sha)
+        latest = recent[0] if recent else None
+        version = VersionIn(new_doc.text, sha, rules_for(self.settings, doc).digest, new_doc.words)
+        snapshot = _snapshot_in(fetched.result)
+        if latest is None:
+            return self._record(doc, base, "new", version=version, snapshot=snapshot)
+        if sha == latest.text_sha256:
+            return self._record(doc, base, "unchanged", seen=latest.number)
+        if self._unconfirmed_shrink(slug, latest.words, new_doc.words, sha):
+            message = (
+                f"text shrank from {latest.words:,} to {new_doc.words:,} words; it becomes a "
+                f"version only if the next check sees the same text"
+            )
+            return self._record(doc, replace(base, error_kind="shrink", message=message), "pending")
+        flip = next((v for v in recent[1:] if v.text_sha256 == sha), None)
+        if flip is not None:
+            message = f"same text as version {flip.number}: the page alternates between variants"
+            return self._record(doc, replace(base, message=message), "flip", seen=flip.number)
+        return self._record_change(doc, base, version, snapshot, latest.number)
+
+    def _unconfirmed_shrink(self, slug: str, old_words: int, new_words: int, sha: str) -> bool:
+        if new_words >= old_words * self.settings.guards.shrink_ratio:
+            return False
+        last = self.repo.last_check(slug)
+        confirmed = last is not None and last.outcome == "pending" and last.text_sha256 == sha
+        return not confirmed
+
+    def _record_change(
+        self,
+        doc: DocumentSettings,
+        base: CheckIn,
+        version: VersionIn,
+        snapshot: SnapshotIn,
+        from_number: int,
+    ) -> CheckResult:
+        old = self.repo.version(doc.slug, from_number)
+        assert old is not None, "recent_versions listed a version that cannot be read"
+        changeset = diff_documents(Document.from_text(old.text), Document.from_text(version.text))
+        assessment = classify(changeset, self.settings.topics)
+        change = ChangeIn(
+            significance=assessment.significance or "cosmetic",
+            topics=list(assessment.topics),
+            flags=list(assessment.flags),
+            changeset=_changes_json(assessment.to_json()),
+            from_version=from_number,
+        )
+        alerts = self.alert_hook(doc, change) if self.alert_hook else ()
+        return self._record(
+            doc, base, "changed", version=version, snapshot=snapshot, change=change, alerts=alerts
+        )
+
+    def _reextract(self, doc: DocumentSettings) -> CheckResult | None:
+        """Re-extract the stored page under new rules; a different text is a technical version."""
+        latest = self.repo.latest_version(doc.slug)
+        if latest is None or latest.snapshot_id is None:
+            return None
+        snap = self.repo.snapshot(latest.snapshot_id)
+        if snap is None:
+            return None
+        started, t0 = self.clock.now(), time.perf_counter()
+        result = FetchResult(
+            url=snap.url,
+            final_url=snap.final_url,
+            status=snap.status,
+            headers=snap.headers,
+            body=snap.body,
+            content_type=snap.content_type,
+            charset=None,
+            fetched_at=snap.fetched_at,
+            elapsed_ms=0.0,
+            fetcher="stored",
+        )
+        try:
+            new_doc = self._extract(doc, result)
+        except ExtractError as exc:
+            exc.message = f"new extraction rules fail on the stored page: {exc.message}"
+            return self._record_failure(doc, exc, started, t0, "stored", None)
+        base = CheckIn(
+            started_at=started,
+            finished_at=started,
+            outcome="technical",
+            fetcher="stored",
+            duration_ms=0.0,
+            text_sha256=new_doc.sha256,
+        )
+        if new_doc.sha256 == latest.text_sha256:
+            return None
+        digest = rules_for(self.settings, doc).digest
+        version = VersionIn(new_doc.text, new_doc.sha256, digest, new_doc.words, technical=True)
+        return self._record(
+            doc, base, "technical", version=version, snapshot=_snapshot_in(result), t0=t0
+        )
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _check_in(self, fetched: _Fetched, result: FetchResult) -> CheckIn:
+        return CheckIn(
+            started_at=fetched.started,
+            finished_at=fetched.started,
+            outcome="unchanged",
+            fetcher=fetched.fetcher,
+            duration_ms=0.0,
+            http_status=result.status,
+            body_sha256=hashlib.sha256(result.body).hexdigest() if result.body else None,
+            etag=result.headers.get("etag"),
+            last_modified=result.headers.get("last-modified"),
+        )
+
+    def _record_failure(
+        self,
+        doc: DocumentSettings,
+        exc: CheckError,
+        started: datetime,
+        t0: float,
+        fetcher: str,
+        status: int | None,
+    ) -> CheckResult:
+        base = CheckIn(
+            started_at=started,
+            finished_at=started,
+            outcome="failed",
+            fetcher=fetcher,
+            duration_ms=0.0,
+            error_kind=exc.kind,
+            message=exc.message,
+            http_status=status,
+        )
+        return self._record(doc, base, "failed", t0=t0)
+
+    def _record(
+        self,
+        doc: DocumentSettings,
+        base: CheckIn,
+        outcome: Outcome,
+        *,
+        seen: int | None = None,
+        version: VersionIn | None = None,
+        snapshot: SnapshotIn | None = None,
+        change: ChangeIn | None = None,
+        alerts: Sequence[AlertIn] = (),
+        t0: float | None = None,
+    ) -> CheckResult:
+        elapsed = (time.perf_counter() - t0) * 1000 if t0 is not None else base.duration_ms
+        check = replace(
+            base,
+            outcome=outcome,
+            seen_version=seen,
+            finished_at=self.clock.now(),
+            duration_ms=elapsed,
+        )
+        recorded = self.repo.record_check(
+            doc.slug, check, snapshot=snapshot, version=version, change=change, alerts=alerts
+        )
+        return CheckResult(
+            slug=doc.slug,
+            outcome=outcome,
+            version=recorded.version if recorded.version is not None else seen,
+            error_kind=check.error_kind,
+            message=check.message,
+            significance=change.significance if change else None,
+            topics=tuple(change.topics) if change else (),
+            changes=len(change.changeset) if change else 0,
+            fetcher=check.fetcher,
+            duration_ms=elapsed,
+        )
+
+
+class AlertHook(Protocol):
+    """Turns a recorded change into alert rows (written in the same transaction)."""
+
+    def __call__(self, doc: DocumentSettings, change: ChangeIn) -> Sequence[AlertIn]: ...
+
+
+def _snapshot_in(result: FetchResult) -> SnapshotIn:
+    return SnapshotIn(
+        fetched_at=result.fetched_at,
+        url=result.url,
+        final_url=result.final_url,
+        status=result.status,
+        headers=dict(result.headers),
+        content_type=result.content_type,
+        body=result.body,
+    )
+
+
+def _changes_json(assessment: dict[str, object]) -> list[dict[str, object]]:
+    changes = assessment.get("changes", [])
+    assert isinstance(changes, list)
+    return changes

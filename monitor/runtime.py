@@ -1,0 +1,54 @@
+"""Builds the running parts from Settings: the database, the repository, fetchers, the checker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Engine
+
+from monitor.config import Settings
+from monitor.fetcher import Clock, FetchOptions, HttpFetcher, SystemClock
+from monitor.pipeline import Checker
+from storage.db import ensure_schema, make_engine
+from storage.repo import Repo
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    f = settings.fetch
+    options = FetchOptions(
+        timeout=f.timeout,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        retries=f.retries,
+        backoff=f.backoff,
+        min_gap=f.min_gap,
+        accept_language=f.accept_language,
+    )
+    if f.user_agent:
+        options = replace(options, user_agent=f.user_agent)
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    engine: Engine
+    repo: Repo
+
+
+def open_store(settings: Settings) -> Store:
+    """The database at the configured URL, migrated to the current schema."""
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    return Store(engine, Repo(engine))
+
+
+@asynccontextmanager
+async def open_checker(
+    settings: Settings, store: Store, clock: Clock | None = None
+) -> AsyncIterator[Checker]:
+    """A Checker with its fetchers open for the duration of the block."""
+    clock = clock or SystemClock()
+    async with HttpFetcher(fetch_options(settings), clock=clock) as http:
+        yield Checker(settings, store.repo, {"http": http}, clock)

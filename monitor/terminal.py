@@ -1,0 +1,263 @@
+"""What the CLI shows: history, checks and diffs as plain data (for --json) and as rich renderables.
+
+Nothing here prints; `cli` does. Insertions and deletions are marked `{+added+}` and `[-removed-]`
+as well as coloured, so a diff reads the same in a pipe, a log or a colour-blind terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from monitor.compare import changeset_document
+from monitor.config import DocumentSettings
+from monitor.document import Document
+from monitor.errors import UsageError
+from monitor.pipeline import CheckResult
+from monitor.topics import TopicRule
+from monitor.validate import ValidationReport
+from storage.repo import Repo, VersionOut
+
+OUTCOME_STYLE = {
+    "new": "bold green",
+    "changed": "bold yellow",
+    "technical": "dim",
+    "unchanged": "",
+    "not_modified": "",
+    "flip": "cyan",
+    "pending": "magenta",
+    "failed": "bold red",
+}
+
+
+def starter_config() -> str:
+    return resources.files("monitor").joinpath("starter_config.toml").read_text("utf-8")
+
+
+def check_line(result: CheckResult) -> Text:
+    line = Text()
+    line.append(f"{result.slug:<32} ")
+    line.append(f"{result.outcome:<12}", style=OUTCOME_STYLE.get(result.outcome, ""))
+    if result.version is not None:
+        line.append(f" v{result.version}")
+    if result.significance:
+        line.append(f" {result.significance}")
+    if result.topics:
+        line.append(" [" + ", ".join(result.topics) + "]")
+    if result.changes:
+        line.append(f" {result.changes} change{'s' if result.changes != 1 else ''}")
+    if result.error_kind or result.message:
+        line.append(f" {result.error_kind or 'note'}: {result.message}", style="dim")
+    line.append(f" ({result.duration_ms:.0f} ms, {result.fetcher})", style="dim")
+    return line
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def history(repo: Repo, doc: DocumentSettings) -> dict[str, Any]:
+    """Versions and changes of a document, newest first (the `history --json` document)."""
+    versions = repo.recent_versions(doc.slug, 1_000_000)
+    changes = repo.changes(doc.slug)
+    return {
+        "schema": "policywatch.history/1",
+        "document": {"slug": doc.slug, "name": doc.name, "url": doc.url},
+        "versions": [
+            {
+                "number": v.number,
+                "created_at": _iso(v.created_at),
+                "technical": v.technical,
+                "words": v.words,
+                "text_sha256": v.text_sha256,
+            }
+            for v in versions
+        ],
+        "changes": [
+            {
+                "id": c.id,
+                "from_version": c.from_version,
+                "to_version": c.to_version,
+                "created_at": _iso(c.created_at),
+                "significance": c.significance,
+                "topics": list(c.topics),
+                "flags": list(c.flags),
+                "changes": c.n_changes,
+            }
+            for c in changes
+        ],
+    }
+
+
+def history_table(data: dict[str, Any]) -> RenderableType:
+    by_target = {c["to_version"]: c for c in data["changes"]}
+    table = Table(title=f"{data['document']['name']} ({data['document']['slug']})", expand=False)
+    for column in ("version", "recorded", "words", "significance", "topics", "changes"):
+        table.add_column(column)
+    for v in data["versions"]:
+        change = by_target.get(v["number"])
+        label = f"v{v['number']}" + (" (technical)" if v["technical"] else "")
+        table.add_row(
+            label,
+            (v["created_at"] or "")[:16].replace("T", " "),
+            f"{v['words']:,}",
+            change["significance"] if change else ("first" if v["number"] == 1 else ""),
+            ", ".join(change["topics"]) if change else "",
+            f"{change['changes']} from v{change['from_version']}" if change else "",
+            style="dim" if v["technical"] else None,
+        )
+    if not data["versions"]:
+        return Text("no versions recorded yet; run `policywatch check`")
+    return table
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+def checks(repo: Repo, slug: str | None, limit: int) -> list[dict[str, Any]]:
+    """Recent checks, newest first (the `checks --json` document)."""
+    return [
+        {
+            "document": c.slug,
+            "started_at": _iso(c.started_at),
+            "finished_at": _iso(c.finished_at),
+            "outcome": c.outcome,
+            "error_kind": c.error_kind,
+            "message": c.message,
+            "http_status": c.http_status,
+            "fetcher": c.fetcher,
+            "duration_ms": round(c.duration_ms, 1),
+            "version": c.version,
+        }
+        for c in repo.checks(slug, limit)
+    ]
+
+
+def checks_table(rows: Sequence[dict[str, Any]]) -> RenderableType:
+    if not rows:
+        return Text("no checks recorded yet; run `policywatch check`")
+    table = Table(expand=False)
+    for column in ("time", "document", "outcome", "version", "status", "fetcher", "ms", "error"):
+        table.add_column(column)
+    for row in rows:
+        error = (
+            f"{row['error_kind']}: {row['message']}"
+            if row["error_kind"]
+            else (row["message"] or "")
+        )
+        table.add_row(
+            (row["started_at"] or "")[:19].replace("T", " "),
+            row["document"],
+            Text(row["outcome"], style=OUTCOME_STYLE.get(row["outcome"], "")),
+            f"v{row['version']}" if row["version"] else "",
+            str(row["http_status"] or ""),
+            row["fetcher"],
+            f"{row['duration_ms']:.0f}",
+            error,
+        )
+    return table
+
+
+# -- versions and diffs ----------------------------------------------------------------------
+
+
+def resolve_version(repo: Repo, slug: str, number: int | None) -> VersionOut:
+    """Version N of a document (the latest when N is None), or a UsageError saying what exists."""
+    count = repo.version_count(slug)
+    if count == 0:
+        raise UsageError(f"{slug} has no versions yet; run `policywatch check {slug}`")
+    chosen = count if number is None else number
+    version = repo.version(slug, chosen) if 1 <= chosen <= count else None
+    if version is None:
+        raise UsageError(f"{slug} has no version {chosen} (versions are 1 to {count})")
+    return version
+
+
+def diff_versions(
+    repo: Repo, slug: str, old: int | None, new: int | None, topics: Sequence[TopicRule]
+) -> dict[str, Any]:
+    """The changeset document between two versions (default: the latest and the one before)."""
+    after = resolve_version(repo, slug, new)
+    before = resolve_version(repo, slug, old if old is not None else max(after.number - 1, 1))
+    data = changeset_document(
+        Document.from_text(before.text), Document.from_text(after.text), topics
+    )
+    data["from_version"], data["to_version"] = before.number, after.number
+    return data
+
+
+def diff_view(data: dict[str, Any]) -> RenderableType:
+    """A changeset document as coloured text grouped by section."""
+    if data.get("error"):
+        error = data["error"]
+        return Text(f"error ({error['kind']}): {error['message']}", style="bold red")
+    parts: list[RenderableType] = [_diff_header(data)]
+    section: list[str] | None = None
+    for change in data["changes"]:
+        if change["section"] != section:
+            section = change["section"]
+            title = " › ".join(section) if section else "(top of the document)"
+            parts.append(Text("\n§ " + title, style="bold"))
+        parts.append(_change_text(change))
+    return Group(*parts)
+
+
+def _diff_header(data: dict[str, Any]) -> Text:
+    header = Text()
+    if "from_version" in data:
+        header.append(f"v{data['from_version']} → v{data['to_version']}: ", style="bold")
+    if not data["changes"]:
+        header.append("no changes")
+        return header
+    n = len(data["changes"])
+    header.append(f"{n} change{'s' if n != 1 else ''}, {data['significance']}")
+    if data["topics"]:
+        header.append(" · topics: " + ", ".join(data["topics"]))
+    if data["flags"]:
+        header.append(" · flags: " + ", ".join(data["flags"]))
+    return header
+
+
+_MARKS = {"=": ("", "", ""), "-": ("[-", "-]", "red strike"), "+": ("{+", "+}", "green bold")}
+
+
+def _change_text(change: dict[str, Any]) -> Text:
+    text = Text(f"  {change['kind']:<8} ", style="dim")
+    for op, words in change["spans"]:
+        opening, closing, style = _MARKS[op]
+        text.append(opening + words + closing, style=style)
+    terms = sorted({f"{t['topic']}: {t['term']}" for t in change.get("topics", [])})
+    if terms or change.get("significance"):
+        note = change.get("significance", "")
+        if terms:
+            note += " · " + "; ".join(terms)
+        text.append(f"\n           ({note})", style="dim")
+    return text
+
+
+def validation_text(report: ValidationReport) -> Text:
+    """One validation report: a verdict line and, when something is wrong, what to try."""
+    text = Text()
+    text.append("ok   " if report.ok else "FAIL ", style="bold green" if report.ok else "bold red")
+    text.append(f"{report.slug}  ({report.fetcher}, HTTP {report.status or '-'})")
+    if report.chars is not None:
+        text.append(f"  {report.chars:,} chars, {report.words:,} words")
+    if report.selector_matched is not None:
+        text.append("  selector matched" if report.selector_matched else "  selector missed")
+    if report.identical is not None:
+        text.append(
+            "  identical on two fetches" if report.identical else "  DIFFERENT on two fetches"
+        )
+    if report.error_kind:
+        text.append(f"\n     {report.error_kind}: {report.message}", style="red")
+    if report.hint:
+        text.append(f"\n     hint: {report.hint}", style="dim")
+    return text

@@ -1,0 +1,103 @@
+"""Canonical link targets: one stable spelling per destination, whatever wrapper it came in.
+
+A link target is content (the opt-out form a guide points to); its tracking noise is not.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+_REDIRECT_HOSTS = frozenset(
+    {"l.facebook.com", "lm.facebook.com", "l.instagram.com", "l.messenger.com", "l.threads.net"}
+)
+_TRACKING_KEYS = frozenset(
+    {
+        "entry_point",
+        "__tn__",
+        "_rdr",
+        "h",
+        "fbclid",
+        "ref",
+        "refsrc",
+        "helpref",
+        "hc_ref",
+        "hc_location",
+        "ig_rid",
+        "igshid",
+        "mibextid",
+    }
+)
+_TRACKING_PREFIXES = ("utm_", "__cft__", "__xts__")
+_CDN_SUFFIXES = ((".fbcdn.net", "fbcdn"), (".cdninstagram.com", "cdninstagram"))
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_DROPPED_SCHEMES = ("javascript:", "data:", "vbscript:")
+_KEPT_AS_IS = ("mailto:", "tel:")
+_URL_NOISE = str.maketrans("", "", "\t\n\r")
+# A fragment a person wrote (`#section-id`, `#1.subpage.2-Foo`) versus one a script made up.
+_SECTION_FRAGMENT = re.compile(r"[A-Za-z0-9][\w.\-:]*")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9]{16,}")
+_MAX_UNWRAP = 5
+
+
+@lru_cache(maxsize=8192)
+def canonical_url(href: str, base_url: str) -> str:
+    """The canonical target of `href` on the page at `base_url` ("" for script links); cached."""
+    href = href.strip().translate(_URL_NOISE)
+    lowered = href.lower()
+    if lowered.startswith(_DROPPED_SCHEMES):
+        return ""
+    if lowered.startswith(_KEPT_AS_IS):
+        return href
+    return _canonical(urljoin(base_url, href), _MAX_UNWRAP)
+
+
+def _canonical(url: str, unwraps_left: int) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.netloc.lower()
+    if scheme in _DEFAULT_PORTS and host.endswith(_DEFAULT_PORTS[scheme]):
+        host = host.removesuffix(_DEFAULT_PORTS[scheme])
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if unwraps_left and _is_redirect(host, parts.path):
+        target = next((value for key, value in pairs if key == "u"), "")
+        if target:
+            return _canonical(urljoin(url, target.strip()), unwraps_left - 1)
+    bare_host = host.rpartition("@")[2].partition(":")[0]
+    for suffix, label in _CDN_SUFFIXES:
+        if bare_host.endswith(suffix):
+            # Signed media URLs change their signature and edge host on every fetch; the path is
+            # the file.
+            return f"{label}:{parts.path}"
+    kept = sorted((k, v) for k, v in pairs if not _is_tracking(k))
+    query = urlencode(kept, quote_via=quote, safe="/:@,")
+    path = _clean_path(parts.path) or ("/" if host else "")
+    fragment = parts.fragment if _keeps_fragment(parts.fragment) else ""
+    return urlunsplit((scheme, host, path, query, fragment))
+
+
+def _is_redirect(host: str, path: str) -> bool:
+    if host in _REDIRECT_HOSTS:
+        return path in ("", "/", "/l.php")
+    return path == "/l.php" and (host == "facebook.com" or host.endswith(".facebook.com"))
+
+
+def _is_tracking(key: str) -> bool:
+    return key in _TRACKING_KEYS or key.startswith(_TRACKING_PREFIXES)
+
+
+def _clean_path(path: str) -> str:
+    # Only spaces are re-encoded: re-quoting everything would turn `%2F` and `/` into one path.
+    return path.replace(" ", "%20")
+
+
+def _keeps_fragment(fragment: str) -> bool:
+    fragment = unquote(fragment)
+    if not _SECTION_FRAGMENT.fullmatch(fragment):
+        return False
+    # A long run of letters and digits with no separator is a generated id (`#ea2SG9qUySboIlMv`).
+    for run in _TOKEN_LIKE.findall(fragment):
+        if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
+            return False
+    return True

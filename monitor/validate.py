@@ -1,0 +1,156 @@
+"""`policywatch validate`: fetch each document twice and say whether its extraction is sound.
+
+Per document: which fetcher, the HTTP status, whether the selector matched, how much text came
+out, whether two fetches gave the identical text, and a hint when something is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bs4 import BeautifulSoup, Tag
+
+from monitor.config import DocumentSettings, Settings
+from monitor.document import Document
+from monitor.errors import CheckError
+from monitor.fetcher import FetchResult, HttpFetcher
+from monitor.normalizer import normalize_html
+from monitor.pipeline import rules_for
+from monitor.runtime import fetch_options
+
+HINTS = {
+    "empty_shell": 'the page renders with JavaScript: set fetcher = "browser" (or "auto")',
+    "challenge": 'the site shows a bot check to plain HTTP: try fetcher = "browser"',
+    "login_wall": "the page asks to log in: look for a public or printable URL of the same text",
+    "too_short": "little text came out: check `select`, or lower `min_chars` for a short page",
+    "not_html": "the URL does not serve an HTML page",
+    "http_status": "the server refused the request: check the URL in a browser",
+    "fetch": "the page could not be reached: check the URL and the network",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    slug: str
+    url: str
+    fetcher: str
+    status: int | None
+    selector_matched: bool | None
+    chars: int | None
+    words: int | None
+    identical: bool | None
+    error_kind: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and self.identical is True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "document": self.slug,
+            "url": self.url,
+            "fetcher": self.fetcher,
+            "status": self.status,
+            "selector_matched": self.selector_matched,
+            "chars": self.chars,
+            "words": self.words,
+            "identical": self.identical,
+            "ok": self.ok,
+            "error": {"kind": self.error_kind, "message": self.message}
+            if self.error_kind
+            else None,
+            "hint": self.hint,
+        }
+
+
+async def validate_documents(
+    settings: Settings, docs: Sequence[DocumentSettings]
+) -> list[ValidationReport]:
+    async with HttpFetcher(fetch_options(settings)) as fetcher:
+        return [await _validate(settings, doc, fetcher) for doc in docs]
+
+
+async def _validate(
+    settings: Settings, doc: DocumentSettings, fetcher: HttpFetcher
+) -> ValidationReport:
+    first: FetchResult | None = None
+    try:
+        first = await fetcher.fetch(doc.url)
+        one = _extract(settings, doc, first)
+        second = await fetcher.fetch(doc.url)
+        two = _extract(settings, doc, second)
+    except CheckError as exc:
+        return _failure(doc, first, exc)
+    return ValidationReport(
+        slug=doc.slug,
+        url=doc.url,
+        fetcher="http",
+        status=first.status,
+        selector_matched=True if doc.select else None,
+        chars=len(one.text),
+        words=one.words,
+        identical=one.text == two.text,
+        hint=None
+        if one.text == two.text
+        else "two fetches gave different text: add `remove` rules for the parts that change",
+    )
+
+
+def _extract(settings: Settings, doc: DocumentSettings, result: FetchResult) -> Document:
+    return normalize_html(
+        result.body, rules_for(settings, doc), base_url=result.final_url, encoding=result.charset
+    )
+
+
+def _failure(
+    doc: DocumentSettings, fetched: FetchResult | None, exc: CheckError
+) -> ValidationReport:
+    hint = HINTS.get(exc.kind)
+    if exc.kind == "selector_miss" and fetched is not None:
+        regions = main_regions(fetched.body)
+        hint = "the page's main regions: " + (", ".join(regions) if regions else "none with an id")
+    return ValidationReport(
+        slug=doc.slug,
+        url=doc.url,
+        fetcher="http",
+        status=fetched.status if fetched else None,
+        selector_matched=False if exc.kind == "selector_miss" else None,
+        chars=None,
+        words=None,
+        identical=None,
+        error_kind=exc.kind,
+        message=exc.message,
+        hint=hint,
+    )
+
+
+def main_regions(html: bytes, limit: int = 5) -> list[str]:
+    """Durable selectors (ids and roles) of the largest text regions of a page, largest first."""
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup(["script", "style", "noscript", "template", "svg"]):
+        tag.decompose()
+    found: list[tuple[int, str]] = []
+    for tag in soup.find_all(True):
+        if not isinstance(tag, Tag):
+            continue
+        selector = _durable_selector(tag)
+        if selector:
+            found.append((len(tag.get_text(" ", strip=True)), selector))
+    found.sort(reverse=True)
+    return [f"{selector} ({size:,} chars)" for size, selector in found[:limit] if size]
+
+
+def _durable_selector(tag: Tag) -> str | None:
+    ident = tag.get("id")
+    if isinstance(ident, str) and ident:
+        return f"#{ident}"
+    if tag.name == "main":
+        return "main"
+    role = tag.get("role")
+    if role == "main" or tag.name == "article":
+        return f"[role={role}]" if role else "article"
+    return None

@@ -1,0 +1,193 @@
+"""The `policywatch` command as a user runs it: real config file, real server, real database."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.pageserver import PageServer, Response
+from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, policy_page, sample_policy
+from tests.support import document, write_config
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+@pytest.fixture
+def site() -> Iterator[PageServer]:
+    with PageServer() as server:
+        yield server
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, site: PageServer) -> str:
+    docs = document("policy", site.url("/policy")) + document("other", site.url("/other"))
+    site.set("/policy", Response(body=policy_page(rng=random.Random(1)), headers=HTML))
+    site.set("/other", Response(body=LOGIN_WALL, headers=HTML))
+    return str(write_config(tmp_path, docs))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_history_show_diff(
+    cfg: str, site: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--config", cfg, "check")
+    assert code == 1  # one document is behind a login wall
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert any(line.startswith("policy ") and " new " in line and "v1" in line for line in lines)
+    assert any(
+        line.startswith("other ") and "failed" in line and "login_wall" in line for line in lines
+    )
+
+    site.set(
+        "/policy", Response(body=policy_page(sample_policy(AI_SENTENCE_CHANGED)), headers=HTML)
+    )
+    code, out, _ = run(capsys, "check", "policy", "--config", cfg)
+    assert code == 0
+    assert "changed" in out and "v2" in out and "ai-training" in out
+
+    code, out, _ = run(capsys, "history", "policy", "--json", "--config", cfg)
+    data = json.loads(out)
+    assert data["schema"] == "policywatch.history/1"
+    assert [v["number"] for v in data["versions"]] == [2, 1]
+    assert data["changes"][0]["to_version"] == 2 and "ai-training" in data["changes"][0]["topics"]
+
+    code, out, _ = run(capsys, "history", "policy", "--config", cfg)
+    assert code == 0 and "v2" in out and "substantive" in out
+
+    code, out, _ = run(capsys, "show", "policy", "1", "--config", cfg)
+    assert code == 0 and "# How do we use your information?" in out
+    assert "We do not use the content" in out
+
+    code, out, _ = run(capsys, "diff", "policy", "--config", cfg)
+    assert code == 0
+    assert "§ Privacy Policy › How do we use your information?" in out
+    assert "{+" in out and "[-" in out
+
+    code, out, _ = run(capsys, "checks", "--json", "--config", cfg)
+    rows = json.loads(out)
+    assert {r["outcome"] for r in rows} == {"new", "changed", "failed"}
+    assert all(
+        set(r) >= {"document", "started_at", "outcome", "error_kind", "fetcher", "duration_ms"}
+        for r in rows
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["history", "nope"], "unknown document 'nope'"),
+        (["show", "policy", "7"], "has no versions yet"),
+        (["checks", "nope"], "unknown document"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    cfg: str, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, "--config", cfg, *argv)
+    assert code == 2
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_version_out_of_range(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "--config", cfg, "check", "policy")
+    code, _, err = run(capsys, "--config", cfg, "show", "policy", "9")
+    assert code == 2 and "has no version 9 (versions are 1 to 1)" in err
+
+
+def test_compare_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = tmp_path / "old.html", tmp_path / "new.html"
+    old.write_text(policy_page(rng=random.Random(3)))
+    new.write_text(policy_page(sample_policy(AI_SENTENCE_CHANGED), rng=random.Random(4)))
+    code, out, _ = run(capsys, "compare", str(old), str(new), "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["schema"], data["outcome"], data["error"]) == (
+        "policywatch.changeset/1",
+        "changed",
+        None,
+    )
+    assert data["significance"] == "substantive"
+    assert {"ai-training", "behavioral-data"} <= set(data["topics"])
+    assert {"negation_flip", "modal_change"} <= set(data["flags"])
+    [change] = data["changes"]
+    assert set(change) == {
+        "kind",
+        "section",
+        "before",
+        "after",
+        "spans",
+        "topics",
+        "significance",
+        "flags",
+    }
+    assert change["section"] == ["Privacy Policy", "How do we use your information?"]
+
+    code, out, _ = run(capsys, "compare", str(old), str(old), "--json")
+    assert json.loads(out)["outcome"] == "unchanged"
+
+
+def test_compare_markdown_and_guards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new, wall = tmp_path / "a.md", tmp_path / "b.md", tmp_path / "wall.html"
+    old.write_text("# Policy\n\nWe collect your name.\n\n- email\n- phone\n")
+    new.write_text("Policy\n======\n\nWe collect your name and how you type.\n\n- email\n- phone\n")
+    wall.write_text(LOGIN_WALL)
+    code, out, _ = run(capsys, "compare", str(old), str(new), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["outcome"] == "changed"
+    assert [c["kind"] for c in data["changes"]] == ["modified"]
+
+    code, _, _ = run(capsys, "compare", str(old.with_suffix(".html")), str(wall), "--json")
+    assert code == 2  # unreadable input
+
+    html_old = tmp_path / "p.html"
+    html_old.write_text(policy_page())
+    code, out, _ = run(capsys, "compare", str(html_old), str(wall), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["outcome"] == "error" and data["error"]["kind"] == "login_wall"
+
+
+def test_compare_urls(site: PageServer, capsys: pytest.CaptureFixture[str]) -> None:
+    site.set("/a", Response(body=policy_page(), headers=HTML))
+    site.set("/b", Response(body=policy_page(sample_policy(AI_SENTENCE_CHANGED)), headers=HTML))
+    code, out, _ = run(capsys, "compare", site.url("/a"), site.url("/b"))
+    assert code == 0 and "{+" in out
+
+
+def test_init_writes_starter_config_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.toml"
+    code, out, _ = run(capsys, "--config", str(path), "init")
+    assert "wrote" in out
+    assert code == 0 and path.exists() and "facebook-privacy-policy" in path.read_text()
+    code, _, err = run(capsys, "--config", str(path), "init")
+    assert code == 2 and "already exists" in err
+
+
+def test_db_upgrade(cfg: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", cfg, "db", "upgrade")
+    assert code == 0 and "revision" in out and (tmp_path / "pw.db").exists()
+
+
+def test_validate(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", cfg, "validate", "--json")
+    reports = {r["document"]: r for r in json.loads(out)}
+    assert code == 1
+    assert (
+        reports["policy"]["ok"]
+        and reports["policy"]["identical"]
+        and reports["policy"]["status"] == 200
+    )
+    assert reports["other"]["error"]["kind"] == "login_wall" and reports["other"]["hint"]

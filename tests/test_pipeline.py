@@ -1,0 +1,156 @@
+"""Checks against a real local HTTP server and a real SQLite file: the scripted life of a page."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pageserver import PageServer, Request, Response, in_turn
+from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, policy_page, sample_policy
+from tests.support import Harness, document, harness, write_config
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+@pytest.fixture
+def site() -> Iterator[PageServer]:
+    with PageServer() as server:
+        yield server
+
+
+def fresh_page(sections=None):  # type: ignore[no-untyped-def]
+    """A route giving the same document in fresh noise on every request."""
+    counter = iter(range(10**6))
+
+    def route(_request: Request) -> Response:
+        rng = random.Random(next(counter))
+        return Response(body=policy_page(sections, rng=rng), headers=HTML)
+
+    return route
+
+
+@pytest.fixture
+def h(tmp_path: Path, site: PageServer) -> Iterator[Harness]:
+    path = write_config(tmp_path, document("policy", site.url("/policy")))
+    with harness(path) as hh:
+        yield hh
+
+
+def test_scripted_life_of_a_page(h: Harness, site: PageServer) -> None:
+    site.set("/policy", fresh_page())
+    first = h.check("policy")
+    assert (first.outcome, first.version) == ("new", 1)
+
+    assert h.check("policy").outcome == "unchanged"
+
+    # The server starts answering conditional requests: a 304 is an outcome, not an error.
+    site.set("/policy", Response(body=policy_page(rng=random.Random(1)), headers=HTML, etag='"v1"'))
+    assert h.check("policy").outcome == "unchanged"
+    not_modified = h.check("policy")
+    assert (not_modified.outcome, not_modified.version) == ("not_modified", 1)
+    assert site.requests_to("/policy")[-1].headers.get("if-none-match") == '"v1"'
+
+    site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
+    changed = h.check("policy")
+    assert (changed.outcome, changed.version) == ("changed", 2)
+    assert "ai-training" in changed.topics
+    assert changed.significance == "substantive"
+    change = h.repo.changes("policy")[0]
+    assert change.from_version == 1 and change.to_version == 2
+    [modified] = [c for c in change.changeset if c["kind"] == "modified"]
+    assert modified["section"] == ["Privacy Policy", "How do we use your information?"]
+    added = " ".join(words for op, words in modified["spans"] if op == "+")
+    assert "may" in added and "clicks" in added
+
+    site.set("/policy", Response(body=LOGIN_WALL, headers=HTML))
+    wall = h.check("policy")
+    assert (wall.outcome, wall.error_kind) == ("failed", "login_wall")
+    assert h.repo.version_count("policy") == 2
+
+    site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
+    recovered = h.check("policy")
+    assert (recovered.outcome, recovered.version) == ("unchanged", 2)
+    assert [c.outcome for c in h.repo.checks("policy")][::-1] == [
+        "new",
+        "unchanged",
+        "unchanged",
+        "not_modified",
+        "changed",
+        "failed",
+        "unchanged",
+    ]
+
+
+def test_noise_never_makes_a_version(h: Harness, site: PageServer) -> None:
+    site.set("/policy", fresh_page())
+    outcomes = [h.check("policy").outcome for _ in range(11)]
+    assert outcomes == ["new"] + ["unchanged"] * 10
+    assert h.repo.version_count("policy") == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "kind"),
+    [
+        (Response(status=503, body="busy"), "http_status"),
+        (Response(status=404, body="gone"), "http_status"),
+        (Response(body=b"%PDF-1.4 ...", headers={"Content-Type": "application/pdf"}), "not_html"),
+        (
+            Response(body="<html><body><main><p>Short.</p></main></body></html>", headers=HTML),
+            "too_short",
+        ),
+        (Response(body=LOGIN_WALL, headers=HTML), "login_wall"),
+        (Response(reset=True), "fetch"),
+    ],
+    ids=["503", "404", "pdf", "too-short", "login-wall", "reset"],
+)
+def test_errors_are_check_errors_not_versions(
+    h: Harness, site: PageServer, response: Response, kind: str
+) -> None:
+    site.set("/policy", response)
+    result = h.check("policy")
+    assert (result.outcome, result.error_kind) == ("failed", kind)
+    assert result.message
+    assert h.repo.version_count("policy") == 0
+    [check] = h.repo.checks("policy")
+    assert (check.outcome, check.error_kind, check.message) == ("failed", kind, result.message)
+
+
+def test_shrink_waits_for_confirmation(h: Harness, site: PageServer) -> None:
+    long_policy = sample_policy() * 4
+    site.set("/policy", fresh_page(long_policy))
+    assert h.check("policy").outcome == "new"
+    site.set("/policy", fresh_page(sample_policy()[:2]))
+    pending = h.check("policy")
+    assert (pending.outcome, pending.error_kind) == ("pending", "shrink")
+    assert h.repo.version_count("policy") == 1
+    confirmed = h.check("policy")
+    assert (confirmed.outcome, confirmed.version) == ("changed", 2)
+
+
+def test_ab_flip_is_not_news(h: Harness, site: PageServer) -> None:
+    variant_a = policy_page(rng=random.Random(1))
+    variant_b = policy_page(sample_policy(AI_SENTENCE_CHANGED), rng=random.Random(2))
+    site.set(
+        "/policy", in_turn(*[Response(body=v, headers=HTML) for v in [variant_a, variant_b] * 3])
+    )
+    outcomes = [h.check("policy").outcome for _ in range(6)]
+    assert outcomes == ["new", "changed", "flip", "unchanged", "flip", "unchanged"]
+    assert h.repo.version_count("policy") == 2
+
+
+def test_technical_version_when_rules_change(tmp_path: Path, site: PageServer) -> None:
+    site.set("/policy", fresh_page())
+    path = write_config(tmp_path, document("policy", site.url("/policy")))
+    with harness(path) as hh:
+        assert hh.check("policy").outcome == "new"
+    # The user narrows the region: the stored page is re-extracted, no fetch needed for that.
+    path.write_text(path.read_text().replace('url = "http', 'remove = ["ul"]\nurl = "http'))
+    with harness(path) as hh:
+        result = hh.check("policy")
+        versions = hh.repo.recent_versions("policy", 10)
+        assert [v.technical for v in versions] == [True, False]
+        assert result.outcome == "unchanged" and result.version == 2
+        assert "- Things you share" not in hh.repo.latest_version("policy").text
