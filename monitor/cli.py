@@ -12,25 +12,31 @@ import json
 import logging
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from alerts import DeliveryError
+from alerts.render import sample_payload
 from monitor import config as config_mod
 from monitor import terminal
 from monitor.compare import compare as compare_sources
 from monitor.config import DocumentSettings, Settings
+from monitor.delivery import build_channels
 from monitor.errors import ConfigError, PolicywatchError, UsageError
 from monitor.normalizer import ExtractRules
 from monitor.pipeline import CheckResult
-from monitor.runtime import Store, open_checker, open_store
+from monitor.runtime import Store, make_outbox, open_checker, open_store
 from monitor.scheduler import Daemon
 from monitor.topics import DEFAULT_TOPICS
 from monitor.validate import validate_documents
 from storage.db import current_revision
+from storage.values import DELIVERY_STATUSES, NotFound
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("policywatch")
@@ -112,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", parents=[common], help="write a starter config.toml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
+    alerts = sub.add_parser("alerts", parents=[common], help="alerts and their deliveries")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, parser_class=_Parser)
+    listing = alerts_sub.add_parser("list", parents=[common], help="recent deliveries")
+    listing.add_argument("--status", choices=sorted(DELIVERY_STATUSES))
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    retry = alerts_sub.add_parser(
+        "retry", parents=[common], help="send a failed or dead delivery again"
+    )
+    retry.add_argument("delivery", type=int, metavar="ID")
+
+    test_alert = sub.add_parser(
+        "test-alert", parents=[common], help="send a realistic sample alert through a channel"
+    )
+    test_alert.add_argument("channel", metavar="CHANNEL")
+
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_sub.add_parser("upgrade", parents=[common], help="apply migrations (Alembic)")
@@ -122,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    build_channels(settings)  # a missing secret is a configuration error before anything runs
     store = open_store(settings)
     if args.once:
         return _check_now(settings, store, [], out)
@@ -134,7 +157,8 @@ async def _run_daemon(settings: Settings, store: Store) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_checker(settings, store) as checker:
-        daemon = Daemon(settings, checker, store.repo.last_check_times)
+        outbox = make_outbox(settings, store) if settings.channels else None
+        daemon = Daemon(settings, checker, store.repo.last_check_times, outbox=outbox)
         await daemon.run(stop)
     log.info("stopped")
     return EXIT_OK
@@ -142,6 +166,7 @@ async def _run_daemon(settings: Settings, store: Store) -> int:
 
 def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     docs = _select(settings, args.slugs)
+    build_channels(settings)
     return _check_now(settings, open_store(settings), docs, out)
 
 
@@ -152,6 +177,10 @@ def _check_now(settings: Settings, store: Store, docs: list[DocumentSettings], o
     results = asyncio.run(_check_all(settings, store, docs, out))
     for result in results:
         out.print(terminal.check_line(result), highlight=False)
+    if settings.channels:
+        attempts = make_outbox(settings, store).deliver_due(datetime.now(UTC))
+        if attempts:
+            out.print(terminal.delivery_summary(attempts), highlight=False)
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
@@ -247,6 +276,48 @@ def cmd_validate(settings: Settings, args: argparse.Namespace, out: Console) -> 
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILURE
 
 
+def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    repo = open_store(settings).repo
+    if args.alerts_command == "retry":
+        try:
+            delivery = repo.retry_delivery(args.delivery, datetime.now(UTC))
+        except NotFound:
+            raise UsageError(f"there is no delivery {args.delivery}") from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        attempts = [
+            a
+            for a in make_outbox(settings, open_store(settings)).deliver_due(datetime.now(UTC))
+            if a.delivery_id == delivery.id
+        ]
+        out.print(terminal.delivery_summary(attempts), highlight=False)
+        return EXIT_OK if all(a.status == "sent" for a in attempts) else EXIT_FAILURE
+    if args.limit <= 0:
+        raise UsageError(f"--limit must be a positive number, got {args.limit}")
+    rows = terminal.deliveries(repo, args.status, args.limit)
+    if args.json:
+        _print_json(out, rows)
+    else:
+        out.print(terminal.deliveries_table(rows))
+    return EXIT_OK
+
+
+def cmd_test_alert(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    channels = build_channels(settings)
+    if args.channel not in channels:
+        known = ", ".join(channels) or "none configured"
+        raise UsageError(f"unknown channel {args.channel!r} (known: {known})")
+    now = datetime.now(UTC)
+    payload = {**sample_payload(), "kind": "test", "created_at": now.isoformat()}
+    key = f"test-{uuid.uuid4().hex}"
+    try:
+        channels[args.channel].send(payload, idempotency_key=key, now=now)
+    except DeliveryError as exc:
+        raise PolicywatchError(f"test alert to {args.channel!r} failed: {exc.message}") from None
+    out.print(f"sent a test alert to {args.channel!r} (delivery {key})", highlight=False)
+    return EXIT_OK
+
+
 def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; use --force to overwrite it")
@@ -294,6 +365,8 @@ COMMANDS: dict[str, Command] = {
     "show": cmd_show,
     "diff": cmd_diff,
     "validate": cmd_validate,
+    "alerts": cmd_alerts,
+    "test-alert": cmd_test_alert,
     "db": cmd_db,
 }
 

@@ -31,6 +31,8 @@ from pydantic import (
 from monitor.errors import ConfigError
 from monitor.topics import DEFAULT_TOPICS, TopicRule
 
+DEFAULT_TOPIC_NAMES = frozenset(t.name for t in DEFAULT_TOPICS)
+
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "POLICYWATCH_CONFIG"
 
@@ -129,6 +131,135 @@ class GuardSettings(_Section):
     flip_window: Annotated[int, Strict(), Field(ge=0, le=50)] = 5
 
 
+class WebSettings(_Section):
+    host: Str = "127.0.0.1"
+    port: Annotated[int, Strict(), Field(ge=0, le=65535)] = 8080
+    base_url: Url = "http://127.0.0.1:8080"
+    token: Str | None = None
+    token_env: Str | None = None
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> WebSettings:
+        if self.host not in ("127.0.0.1", "localhost", "::1") and not (
+            self.token or self.token_env
+        ):
+            raise ValueError(
+                f"binding to {self.host!r} needs web.token or web.token_env: the history would "
+                f"be open to anyone who can reach it"
+            )
+        return self
+
+    def resolved_token(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        """The access token: `token`, or the value of the variable named by `token_env`."""
+        if self.token_env:
+            return environ.get(self.token_env) or None
+        return self.token
+
+
+class AlertSettings(_Section):
+    incident_after: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
+    max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 10
+    backoff: Duration = 60.0
+    max_backoff: Duration = 6 * 3600.0
+    digest_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 8
+
+
+Significance = Literal["cosmetic", "minor", "substantive"]
+
+
+class _ChannelBase(_Section):
+    name: Str
+    topics: tuple[Str, ...] = ()
+    min_significance: Significance = "minor"
+    documents: tuple[Str, ...] = ()
+    digest: Literal["immediate", "hourly", "daily"] = "immediate"
+    timeout: Duration = 30.0
+
+    def secrets(self) -> dict[str, str]:
+        """Option name -> the environment variable that holds its secret."""
+        return {}
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        """The options of the `alerts` channel class, secrets resolved."""
+        raise NotImplementedError
+
+
+class EmailChannelSettings(_ChannelBase):
+    kind: Literal["email"]
+    smtp_host: Str
+    smtp_port: Annotated[int, Strict(), Field(gt=0, le=65535)] | None = None
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: Str | None = None
+    password_env: Str | None = None
+    sender: Str = Field(alias="from")
+    to: tuple[Str, ...] = Field(min_length=1)
+    ca_file: Str | None = None
+
+    def secrets(self) -> dict[str, str]:
+        return {"password": self.password_env} if self.password_env else {}
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "host": self.smtp_host,
+            "port": self.smtp_port,
+            "security": self.security,
+            "username": self.username,
+            "password": secrets.get("password"),
+            "sender": self.sender,
+            "to": self.to,
+            "timeout": self.timeout,
+            "ca_file": self.ca_file,
+        }
+
+
+class WebhookChannelSettings(_ChannelBase):
+    kind: Literal["webhook"]
+    url: Url
+    secret_env: Str | None = None
+
+    def secrets(self) -> dict[str, str]:
+        return {"secret": self.secret_env} if self.secret_env else {}
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"url": self.url, "secret": secrets.get("secret"), "timeout": self.timeout}
+
+
+class ChatChannelSettings(_ChannelBase):
+    """Slack and Discord incoming webhooks; their URL is a secret, so it may come from the env."""
+
+    kind: Literal["slack", "discord"]
+    url: Url | None = None
+    url_env: Str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> ChatChannelSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"channel {self.name!r} needs exactly one of url or url_env")
+        return self
+
+    def secrets(self) -> dict[str, str]:
+        return {"url": self.url_env} if self.url_env else {}
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"url": secrets.get("url", self.url), "timeout": self.timeout}
+
+
+class MboxChannelSettings(_ChannelBase):
+    kind: Literal["mbox"]
+    path: Str
+    to: tuple[Str, ...] = ("you@localhost",)
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"path": self.path, "to": self.to}
+
+
+AnyChannel = (
+    EmailChannelSettings | WebhookChannelSettings | ChatChannelSettings | MboxChannelSettings
+)
+ChannelSettings = Annotated[AnyChannel, Field(discriminator="kind")]
+CHANNEL_KIND_NAMES = ("email", "webhook", "slack", "discord", "mbox")
+
+
 class DocumentSettings(_Section):
     slug: Str
     name: Str
@@ -179,13 +310,29 @@ class _Root(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     fetch: FetchSettings = FetchSettings()
     guards: GuardSettings = GuardSettings()
+    web: WebSettings = WebSettings()
+    alerts: AlertSettings = AlertSettings()
     documents: tuple[DocumentSettings, ...] = ()
     topics: tuple[TopicSettings, ...] | None = None
+    channels: tuple[ChannelSettings, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> _Root:
         _no_duplicates([d.slug for d in self.documents], "documents", "slug")
         _no_duplicates([t.name for t in self.topics or ()], "topics", "name")
+        _no_duplicates([c.name for c in self.channels], "channels", "name")
+        topics = {t.name for t in self.topics} if self.topics is not None else DEFAULT_TOPIC_NAMES
+        slugs = {d.slug for d in self.documents}
+        for index, channel in enumerate(self.channels):
+            for topic in channel.topics:
+                if topic not in topics:
+                    known = ", ".join(sorted(topics))
+                    raise ValueError(
+                        f"channels[{index}].topics: unknown topic {topic!r} (known: {known})"
+                    )
+            for slug in channel.documents:
+                if slug not in slugs:
+                    raise ValueError(f"channels[{index}].documents: unknown document {slug!r}")
         return self
 
 
@@ -208,8 +355,11 @@ class Settings:
     schedule: ScheduleSettings
     fetch: FetchSettings
     guards: GuardSettings
+    web: WebSettings
+    alerts: AlertSettings
     documents: tuple[DocumentSettings, ...]
     topics: tuple[TopicRule, ...]
+    channels: tuple[AnyChannel, ...] = ()
 
     def document(self, slug: str) -> DocumentSettings | None:
         return next((d for d in self.documents if d.slug == slug), None)
@@ -266,8 +416,11 @@ def parse(data: Mapping[str, Any], path: Path) -> Settings:
         schedule=root.schedule,
         fetch=root.fetch,
         guards=root.guards,
+        web=root.web,
+        alerts=root.alerts,
         documents=root.documents,
         topics=topics,
+        channels=root.channels,
     )
 
 
@@ -288,9 +441,34 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not part.startswith(("function-", "tagged-")):
+        elif part.startswith(("function-", "tagged-")):
+            continue
+        elif index and isinstance(loc[index - 1], int) and part in CHANNEL_KIND_NAMES:
+            continue  # the discriminator tag pydantic puts in the path of a channel
+        else:
             out += f".{part}" if out else part
+    return out
+
+
+def channel_secrets(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> dict[str, dict[str, str]]:
+    """Each channel's secrets read from the environment; a missing variable is a ConfigError."""
+    out: dict[str, dict[str, str]] = {}
+    for index, channel in enumerate(settings.channels):
+        resolved: dict[str, str] = {}
+        for option, variable in channel.secrets().items():
+            value = environ.get(variable)
+            if not value:
+                key = {"password": "password_env", "secret": "secret_env", "url": "url_env"}[option]
+                raise ConfigError(
+                    f"environment variable {variable} is not set",
+                    path=str(settings.path),
+                    key=f"channels[{index}].{key}",
+                )
+            resolved[option] = value
+        out[channel.name] = resolved
     return out

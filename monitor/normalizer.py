@@ -40,7 +40,7 @@ class ExtractRules:
         for selector in (*self.select, *self.remove):
             try:
                 soupsieve.compile(selector)
-            except soupsieve.SelectorSyntaxError as exc:
+            except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:  # ::pseudo
                 reason = str(exc).splitlines()[0]
                 raise ValueError(f"invalid CSS selector {selector!r}: {reason}") from exc
         if self.min_chars < 0:
@@ -97,6 +97,7 @@ _INLINE_TAGS = frozenset(
 _LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _SECTIONING = frozenset({"main", "article", "section"})
+_FORM_CONTENT = ["main", "article", "h1"]
 _DROP_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog", "search"}
 )
@@ -182,12 +183,19 @@ class _Walker:
 
     def _dropped(self, tag: Tag) -> bool:
         name = tag.name
-        if name in _DROP_TAGS or id(tag) in self.skip:
-            return True
-        if name in ("header", "footer") and not self.sectioned:
+        if name in _DROP_TAGS:
+            return not self._exempt(tag)
+        if id(tag) in self.skip or (name in ("header", "footer") and not self.sectioned):
             return True
         attrs = tag.attrs
         return bool(attrs) and _hidden(attrs)
+
+    def _exempt(self, tag: Tag) -> bool:
+        """Chrome tags that hold the document on some sites: accordion headings are buttons, and
+        some server frameworks wrap the whole page in one <form>."""
+        if tag.name == "button":
+            return bool(self.heading)
+        return tag.name == "form" and tag.find(_FORM_CONTENT) is not None
 
     def _enter(self, tag: Tag, stack: list[PageElement | _Exit]) -> None:
         name = tag.name
@@ -417,7 +425,14 @@ def _walk(regions: Iterable[Tag], base_url: str, skip: set[int]) -> list[RawBloc
 def normalize_html(
     html: str | bytes, rules: ExtractRules, *, base_url: str, encoding: str | None = None
 ) -> Document:
-    """Extract the document from a page, or raise ExtractError saying why the page is not it."""
+    """Extract the document from a page, or raise ExtractError saying why the page is not it.
+
+    The region is every `rules.select` match (else `main`, `[role=main]`, `body`) minus `remove`.
+    Inside it, chrome is dropped: scripts, forms, buttons, nav, aside, dialogs, consent banners,
+    hidden elements, and header/footer unless they belong to a main, article or section. Each
+    <br> outside headings and table cells ends a block (settings steps read one per line).
+    Guards, in order: challenge, login_wall, empty_shell, too_short.
+    """
     text = _decode(html, encoding) if isinstance(html, bytes) else html
     soup = BeautifulSoup(text, "lxml", multi_valued_attributes=None)
     title_tag = soup.head.find("title") if soup.head else None  # not an <svg><title> icon

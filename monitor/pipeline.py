@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
+from monitor.alerting import Alerting
 from monitor.config import DocumentSettings, Settings
 from monitor.differ import diff_documents
 from monitor.document import Document
@@ -23,7 +24,17 @@ from monitor.errors import CheckError, ExtractError, FetchError
 from monitor.fetcher import Clock, FetchResult
 from monitor.normalizer import ExtractRules, normalize_html
 from monitor.topics import classify
-from storage.repo import AlertIn, ChangeIn, CheckIn, PageSpec, Repo, SnapshotIn, VersionIn
+from storage.repo import Repo
+from storage.values import (
+    AlertIn,
+    ChangeIn,
+    CheckIn,
+    IncidentIn,
+    PageSpec,
+    SnapshotIn,
+    VersionIn,
+    VersionMeta,
+)
 
 Outcome = Literal[
     "new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"
@@ -88,7 +99,7 @@ class Checker:
     repo: Repo
     fetchers: Mapping[str, Fetcher]
     clock: Clock
-    alert_hook: AlertHook | None = None
+    alerting: Alerting | None = None
     _prepared: bool = field(default=False, init=False)
 
     async def prepare(self) -> list[CheckResult]:
@@ -183,7 +194,7 @@ class Checker:
         if flip is not None:
             message = f"same text as version {flip.number}: the page alternates between variants"
             return self._record(doc, replace(base, message=message), "flip", seen=flip.number)
-        return self._record_change(doc, base, version, snapshot, latest.number)
+        return self._record_change(doc, base, version, snapshot, latest)
 
     def _unconfirmed_shrink(self, slug: str, old_words: int, new_words: int, sha: str) -> bool:
         if new_words >= old_words * self.settings.guards.shrink_ratio:
@@ -198,8 +209,9 @@ class Checker:
         base: CheckIn,
         version: VersionIn,
         snapshot: SnapshotIn,
-        from_number: int,
+        previous: VersionMeta,
     ) -> CheckResult:
+        from_number = previous.number
         old = self.repo.version(doc.slug, from_number)
         assert old is not None, "recent_versions listed a version that cannot be read"
         changeset = diff_documents(Document.from_text(old.text), Document.from_text(version.text))
@@ -211,7 +223,13 @@ class Checker:
             changeset=_changes_json(assessment.to_json()),
             from_version=from_number,
         )
-        alerts = self.alert_hook(doc, change) if self.alert_hook else ()
+        alerts = (
+            self.alerting.for_change(
+                doc, change, previous=previous, version=from_number + 1, at=base.started_at
+            )
+            if self.alerting
+            else []
+        )
         return self._record(
             doc, base, "changed", version=version, snapshot=snapshot, change=change, alerts=alerts
         )
@@ -259,6 +277,39 @@ class Checker:
         )
 
     # -- recording ---------------------------------------------------------------------------
+
+    def _incident(
+        self, doc: DocumentSettings, check: CheckIn
+    ) -> tuple[IncidentIn | None, list[AlertIn]]:
+        """Open an incident after N failed checks in a row, close it on the first good one.
+
+        One alert when it opens and one when it closes; none while the failure continues.
+        """
+        if check.outcome == "pending":
+            return None, []
+        open_incident = self.repo.open_incident(doc.slug)
+        if check.outcome != "failed":
+            if open_incident is None:
+                return None, []
+            incident = IncidentIn("close", open_incident.kind, open_incident.last_error or "")
+            opened_at, failures = open_incident.opened_at, open_incident.failures
+        else:
+            kind, message = check.error_kind or "fetch", check.message or ""
+            if open_incident is not None:
+                return IncidentIn("continue", kind, message), []
+            streak, since = self.repo.failure_streak(doc.slug)
+            if streak + 1 < self.settings.alerts.incident_after:
+                return None, []
+            opened_at, failures = since or check.started_at, streak + 1
+            incident = IncidentIn("open", kind, message, since=opened_at, failures=failures)
+        alerts = (
+            self.alerting.for_incident(
+                doc, incident, opened_at=opened_at, failures=failures, at=check.started_at
+            )
+            if self.alerting
+            else []
+        )
+        return incident, alerts
 
     def _check_in(self, fetched: _Fetched, result: FetchResult) -> CheckIn:
         return CheckIn(
@@ -315,8 +366,15 @@ class Checker:
             finished_at=self.clock.now(),
             duration_ms=elapsed,
         )
+        incident, incident_alerts = self._incident(doc, check)
         recorded = self.repo.record_check(
-            doc.slug, check, snapshot=snapshot, version=version, change=change, alerts=alerts
+            doc.slug,
+            check,
+            snapshot=snapshot,
+            version=version,
+            change=change,
+            alerts=[*alerts, *incident_alerts],
+            incident=incident,
         )
         return CheckResult(
             slug=doc.slug,
@@ -330,12 +388,6 @@ class Checker:
             fetcher=check.fetcher,
             duration_ms=elapsed,
         )
-
-
-class AlertHook(Protocol):
-    """Turns a recorded change into alert rows (written in the same transaction)."""
-
-    def __call__(self, doc: DocumentSettings, change: ChangeIn) -> Sequence[AlertIn]: ...
 
 
 def _snapshot_in(result: FetchResult) -> SnapshotIn:

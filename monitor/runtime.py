@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
+from monitor.alerting import Alerting
 from monitor.config import Settings
+from monitor.delivery import Outbox, build_channels
 from monitor.fetcher import Clock, FetchOptions, HttpFetcher, SystemClock
 from monitor.pipeline import Checker
 from storage.db import ensure_schema, make_engine
@@ -51,4 +53,9 @@ async def open_checker(
     """A Checker with its fetchers open for the duration of the block."""
     clock = clock or SystemClock()
     async with HttpFetcher(fetch_options(settings), clock=clock) as http:
-        yield Checker(settings, store.repo, {"http": http}, clock)
+        yield Checker(settings, store.repo, {"http": http}, clock, Alerting(settings))
+
+
+def make_outbox(settings: Settings, store: Store) -> Outbox:
+    """The outbox of the configured channels (secrets from the environment)."""
+    return Outbox(store.repo, settings, build_channels(settings))

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import DocumentSettings, Settings
+from monitor.delivery import Outbox
 from monitor.pipeline import Checker, CheckResult
 
 log = logging.getLogger("policywatch.daemon")
@@ -25,6 +26,8 @@ log = logging.getLogger("policywatch.daemon")
 # Documents overdue at start-up are spread over this many seconds, so a restart does not
 # fire every fetch in the same second.
 STARTUP_SPREAD = 30.0
+# Seconds between two passes over the outbox (retries come due at their own times).
+DELIVERY_EVERY = 30.0
 
 
 def first_runs(
@@ -71,6 +74,7 @@ class Daemon:
         last_checks: Callable[[], Mapping[str, datetime]],
         *,
         on_result: Callable[[CheckResult], None] | None = None,
+        outbox: Outbox | None = None,
         rng: random.Random | None = None,
         grace: float = 20.0,
     ) -> None:
@@ -83,6 +87,8 @@ class Daemon:
         self._limit = asyncio.Semaphore(settings.schedule.concurrency)
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
+        self._outbox = outbox
+        self._delivering = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then let checks in flight finish (up to the grace period)."""
@@ -90,6 +96,15 @@ class Daemon:
             self._report(result)
         scheduler = AsyncIOScheduler(timezone=UTC)
         self._add_jobs(scheduler, self.settings.documents)
+        if self._outbox is not None:
+            scheduler.add_job(
+                self._deliver,
+                IntervalTrigger(seconds=DELIVERY_EVERY),
+                id="deliveries",
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+            )
         scheduler.start()
         log.info("watching %d documents", len(self.settings.documents))
         try:
@@ -130,6 +145,8 @@ class Daemon:
                     return
                 result = await self.checker.check(doc)
             self._report(result)
+            if result.outcome in ("changed", "failed", "unchanged") and self._outbox:
+                await self._deliver()  # a change or an incident may have written alerts
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -139,6 +156,16 @@ class Daemon:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _deliver(self) -> None:
+        """Send the due alerts (one delivery pass at a time)."""
+        if self._outbox is None or self._delivering.locked():
+            return
+        async with self._delivering:
+            try:
+                await asyncio.to_thread(self._outbox.deliver_due, datetime.now(UTC))
+            except Exception:
+                log.exception("delivering alerts failed with an unexpected error")
 
     def _report(self, result: CheckResult) -> None:
         level = logging.WARNING if result.outcome == "failed" else logging.INFO

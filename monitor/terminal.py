@@ -16,12 +16,14 @@ from rich.text import Text
 
 from monitor.compare import changeset_document
 from monitor.config import DocumentSettings
+from monitor.delivery import Attempt
 from monitor.document import Document
 from monitor.errors import UsageError
 from monitor.pipeline import CheckResult
 from monitor.topics import TopicRule
 from monitor.validate import ValidationReport
-from storage.repo import Repo, VersionOut
+from storage.repo import Repo
+from storage.values import VersionOut
 
 OUTCOME_STYLE = {
     "new": "bold green",
@@ -260,4 +262,79 @@ def validation_text(report: ValidationReport) -> Text:
         text.append(f"\n     {report.error_kind}: {report.message}", style="red")
     if report.hint:
         text.append(f"\n     hint: {report.hint}", style="dim")
+    return text
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+def deliveries(repo: Repo, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """Recent deliveries, newest first (the `alerts list --json` document)."""
+    return [
+        {
+            "id": d.id,
+            "alert_id": d.alert_id,
+            "kind": d.kind,
+            "document": d.slug,
+            "channel": d.channel,
+            "status": d.status,
+            "attempts": d.attempts,
+            "next_attempt_at": _iso(d.next_attempt_at)
+            if d.status in ("pending", "failed")
+            else None,
+            "last_error": d.last_error,
+            "created_at": _iso(d.created_at),
+            "idempotency_key": d.idempotency_key,
+        }
+        for d in repo.deliveries(status, limit)
+    ]
+
+
+DELIVERY_STYLE = {"sent": "green", "pending": "", "failed": "yellow", "dead": "bold red"}
+
+
+def deliveries_table(rows: Sequence[dict[str, Any]]) -> RenderableType:
+    if not rows:
+        return Text("no alerts yet")
+    table = Table(expand=False)
+    for column in (
+        "id",
+        "created",
+        "alert",
+        "document",
+        "channel",
+        "status",
+        "tries",
+        "next / error",
+    ):
+        table.add_column(column)
+    for row in rows:
+        detail = row["last_error"] or ""
+        if row["next_attempt_at"]:
+            detail = f"next {row['next_attempt_at'][:19].replace('T', ' ')} {detail}".strip()
+        table.add_row(
+            str(row["id"]),
+            (row["created_at"] or "")[:16].replace("T", " "),
+            row["kind"],
+            row["document"] or "",
+            row["channel"],
+            Text(row["status"], style=DELIVERY_STYLE.get(row["status"], "")),
+            str(row["attempts"]),
+            detail,
+        )
+    return table
+
+
+def delivery_summary(attempts: Sequence[Attempt]) -> Text:
+    """One line per delivery attempt: where it went and how it ended."""
+    text = Text()
+    for index, attempt in enumerate(attempts):
+        if index:
+            text.append("\n")
+        text.append(f"alert → {attempt.channel}: ")
+        text.append(attempt.status, style=DELIVERY_STYLE.get(attempt.status, ""))
+        if attempt.error:
+            text.append(f" ({attempt.error})", style="dim")
+        if attempt.retry_at:
+            text.append(f"; next try {attempt.retry_at:%Y-%m-%d %H:%M:%S} UTC", style="dim")
     return text

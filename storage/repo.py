@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from dataclasses import asdict, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, FromClause, Select, func, select
@@ -20,200 +20,42 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from storage import blobs
 from storage.db import writer
-from storage.models import Alert, Change, ChangeTopic, Check, Delivery, Page, Snapshot, Version
-
-FULL_EVERY = 16
-"""A delta chain stores a full copy every FULL_EVERY rows, so a read decodes at most that many."""
-
-FETCHERS = frozenset({"http", "browser", "auto"})
-OUTCOMES = frozenset(
-    {"new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"}
+from storage.models import (
+    Alert,
+    Change,
+    ChangeTopic,
+    Check,
+    Delivery,
+    Incident,
+    Page,
+    Snapshot,
+    Version,
 )
-NOT_GOOD = frozenset({"failed", "pending"})
-SIGNIFICANCES = frozenset({"cosmetic", "minor", "substantive"})
-ALERT_KINDS = frozenset({"change", "incident_opened", "incident_closed", "test"})
-
-
-class NotFound(LookupError):
-    """A write named a page or version that does not exist."""
-
-
-# ---- values in ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    slug: str
-    name: str
-    url: str
-    fetcher: str
-    rules_hash: str
-
-
-@dataclass(frozen=True)
-class SnapshotIn:
-    fetched_at: datetime
-    url: str
-    final_url: str
-    status: int
-    headers: dict[str, str]
-    content_type: str
-    body: bytes
-
-
-@dataclass(frozen=True)
-class VersionIn:
-    text: str
-    text_sha256: str
-    rules_hash: str
-    words: int
-    technical: bool = False
-
-
-@dataclass(frozen=True)
-class ChangeIn:
-    significance: str
-    topics: list[str]
-    flags: list[str]
-    changeset: list[dict[str, Any]]
-    from_version: int  # the number of the version the new one was compared against
-
-
-@dataclass(frozen=True)
-class CheckIn:
-    started_at: datetime
-    finished_at: datetime
-    outcome: str
-    fetcher: str
-    duration_ms: float
-    error_kind: str | None = None
-    message: str | None = None
-    http_status: int | None = None
-    body_sha256: str | None = None
-    text_sha256: str | None = None
-    seen_version: int | None = None  # an existing version this check saw (unchanged, flip...)
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class AlertIn:
-    kind: str
-    payload: dict[str, Any]
-    channels: list[str]  # one pending delivery per channel, due at once
-
-
-@dataclass(frozen=True)
-class Recorded:
-    check_id: int
-    version: int | None
-    change_id: int | None
-    alert_ids: list[int]
-
-
-# ---- values out ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckOut:
-    id: int
-    slug: str
-    started_at: datetime
-    finished_at: datetime
-    outcome: str
-    fetcher: str
-    duration_ms: float
-    error_kind: str | None
-    message: str | None
-    http_status: int | None
-    body_sha256: str | None
-    text_sha256: str | None
-    version: int | None
-    snapshot_id: int | None
-    etag: str | None
-    last_modified: str | None
-
-
-@dataclass(frozen=True)
-class PageOut:
-    slug: str
-    name: str
-    url: str
-    fetcher: str
-    rules_hash: str
-    active: bool
-    versions: int
-    last_check: CheckOut | None
-
-
-@dataclass(frozen=True)
-class VersionMeta:
-    number: int
-    created_at: datetime
-    text_sha256: str
-    technical: bool
-    words: int
-    size: int
-
-
-@dataclass(frozen=True)
-class VersionOut:
-    number: int
-    created_at: datetime
-    text: str
-    text_sha256: str
-    rules_hash: str
-    technical: bool
-    words: int
-    snapshot_id: int | None
-
-
-@dataclass(frozen=True)
-class ChangeOut:
-    id: int
-    slug: str
-    from_version: int
-    to_version: int
-    created_at: datetime
-    significance: str
-    topics: list[str]
-    flags: list[str]
-    changeset: list[dict[str, Any]]
-    n_changes: int
-
-
-@dataclass(frozen=True)
-class SnapshotOut:
-    id: int
-    slug: str
-    fetched_at: datetime
-    url: str
-    final_url: str
-    status: int
-    headers: dict[str, str]
-    content_type: str
-    body_sha256: str
-    size: int
-    body: bytes
-
-
-@dataclass(frozen=True)
-class DeliveryOut:
-    """One delivery of an alert to one channel, with the alert it carries."""
-
-    id: int
-    alert_id: int
-    channel: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    idempotency_key: str
-    created_at: datetime
-    kind: str
-    slug: str | None
-    payload: dict[str, Any]
-
+from storage.values import (
+    ALERT_KINDS,
+    FETCHERS,
+    FULL_EVERY,
+    NOT_GOOD,
+    OUTCOMES,
+    SIGNIFICANCES,
+    AlertIn,
+    ChangeIn,
+    ChangeOut,
+    CheckIn,
+    CheckOut,
+    DeliveryOut,
+    IncidentIn,
+    IncidentOut,
+    NotFound,
+    PageOut,
+    PageSpec,
+    Recorded,
+    SnapshotIn,
+    SnapshotOut,
+    VersionIn,
+    VersionMeta,
+    VersionOut,
+)
 
 # ---- the repository -----------------------------------------------------------------------
 
@@ -259,6 +101,7 @@ class Repo:
         version: VersionIn | None = None,
         change: ChangeIn | None = None,
         alerts: Sequence[AlertIn] = (),
+        incident: IncidentIn | None = None,
     ) -> Recorded:
         """Write one check and what it found, in one transaction: all of it or nothing.
 
@@ -266,7 +109,8 @@ class Repo:
         the next number, is created at the check's start and points at the snapshot; the change
         goes from `change.from_version` to it; the check row points at the new version or at
         `check.seen_version`; each alert is stored with `payload["ids"]` = its change, version
-        and check, and a pending delivery per channel, due at the check's end.
+        and check (and incident), and a pending delivery per channel, due at the check's end;
+        `incident` opens, continues or closes the page's incident.
         """
         _validate(check, snapshot, version, change, alerts)
         with self._write.begin() as s:
@@ -287,12 +131,51 @@ class Repo:
             else:
                 seen_id = None
             check_id = _add_check(s, page.id, check, seen_id, snapshot_id)
-            ids = {"change": change_id, "version": new.number if new else None, "check": check_id}
+            incident_id = _apply_incident(s, page.id, incident, check, check_id)
+            ids = {
+                "change": change_id,
+                "version": new.number if new else None,
+                "check": check_id,
+                "incident": incident_id,
+            }
             alert_ids = [
                 _add_alert(s, alert, page_id=page.id, ids=ids, at=check.finished_at)
                 for alert in alerts
             ]
-        return Recorded(check_id, new.number if new else None, change_id, alert_ids)
+        return Recorded(check_id, new.number if new else None, change_id, alert_ids, incident_id)
+
+    # -- incidents
+
+    def open_incident(self, slug: str) -> IncidentOut | None:
+        query = _incident_query().where(Page.slug == slug, Incident.closed_at.is_(None))
+        with self._read() as s:
+            row = s.execute(query.order_by(Incident.id.desc()).limit(1)).one_or_none()
+            return _incident_out(*row) if row else None
+
+    def incidents(self, slug: str | None = None, limit: int = 50) -> list[IncidentOut]:
+        query = _incident_query().order_by(Incident.id.desc()).limit(limit)
+        if slug is not None:
+            query = query.where(Page.slug == slug)
+        with self._read() as s:
+            return [_incident_out(*row) for row in s.execute(query)]
+
+    def failure_streak(self, slug: str) -> tuple[int, datetime | None]:
+        """Failed checks since the last good one (pending ones neither count nor break it),
+        and when the first of them started."""
+        page_id = select(Page.id).where(Page.slug == slug).scalar_subquery()
+        last_good = (
+            select(func.max(Check.id))
+            .where(Check.page_id == page_id, Check.outcome.not_in(NOT_GOOD))
+            .scalar_subquery()
+        )
+        query = select(func.count(), func.min(Check.started_at)).where(
+            Check.page_id == page_id,
+            Check.outcome == "failed",
+            Check.id > func.coalesce(last_good, 0),
+        )
+        with self._read() as s:
+            count, since = s.execute(query).one()
+            return int(count), since
 
     # -- pages
 
@@ -496,15 +379,52 @@ class Repo:
         """Pending or failed deliveries whose next attempt is due, oldest first."""
         _aware(now, "now")
         query = (
-            select(Delivery, Alert.kind, Page.slug, Alert.payload)
-            .join(Alert, Alert.id == Delivery.alert_id)
-            .outerjoin(Page, Page.id == Alert.page_id)
+            _delivery_query()
             .where(Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at <= now)
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
         with self._read() as s:
             return [_delivery_out(*row) for row in s.execute(query)]
+
+    def claim_deliveries(
+        self, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[DeliveryOut]:
+        """Take the due deliveries for one attempt: each is pushed `lease` into the future in the
+        same transaction, so another process delivering at the same time does not take it too.
+        The attempt then records `delivery_sent` or `delivery_failed`."""
+        _aware(now, "now")
+        with self._write.begin() as s:
+            rows = s.execute(
+                _delivery_query()
+                .where(Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at <= now)
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+            ).all()
+            for row in rows:
+                row[0].next_attempt_at = now + lease
+            return [_delivery_out(*row) for row in rows]
+
+    def deliveries(self, status: str | None = None, limit: int = 100) -> list[DeliveryOut]:
+        """Deliveries newest first, optionally only those with one status."""
+        query = _delivery_query().order_by(Delivery.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(Delivery.status == status)
+        with self._read() as s:
+            return [_delivery_out(*row) for row in s.execute(query)]
+
+    def retry_delivery(self, delivery_id: int, now: datetime) -> DeliveryOut:
+        """Make a failed or dead delivery due again now (a sent one is never sent twice)."""
+        _aware(now, "now")
+        with self._write.begin() as s:
+            row = s.get(Delivery, delivery_id)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            if row.status == "sent":
+                raise ValueError(f"delivery {delivery_id} was already sent; it is never sent twice")
+            row.status, row.next_attempt_at = "pending", now
+            s.flush()
+            return _delivery_out(*s.execute(_delivery_query().where(Delivery.id == row.id)).one())
 
     def delivery_sent(self, delivery_id: int, now: datetime) -> None:
         self._attempted(delivery_id, status="sent", error=None, sent_at=now, retry_at=None)
@@ -673,6 +593,38 @@ def _add_check(
     return row.id
 
 
+def _apply_incident(
+    s: Session, page_id: int, incident: IncidentIn | None, check: CheckIn, check_id: int
+) -> int | None:
+    if incident is None:
+        return None
+    row: Incident | None
+    if incident.action == "open":
+        row = Incident(
+            page_id=page_id,
+            kind=incident.kind,
+            opened_at=incident.since or check.started_at,
+            closed_at=None,
+            failures=incident.failures,
+            last_error=incident.message,
+            last_check_id=check_id,
+        )
+        s.add(row)
+    else:
+        row = s.scalars(
+            select(Incident).where(Incident.page_id == page_id, Incident.closed_at.is_(None))
+        ).first()
+        if row is None:
+            raise NotFound(f"page {page_id} has no open incident to {incident.action}")
+    if incident.action == "close":
+        row.closed_at = check.started_at
+    elif incident.action == "continue":
+        row.failures += 1
+        row.kind, row.last_error, row.last_check_id = incident.kind, incident.message, check_id
+    s.flush()
+    return row.id
+
+
 def _add_alert(
     s: Session,
     alert: AlertIn,
@@ -686,6 +638,7 @@ def _add_alert(
         kind=alert.kind,
         page_id=page_id,
         change_id=ids["change"] if ids is not None else None,
+        incident_id=ids.get("incident") if ids is not None else None,
         created_at=at,
         payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
     )
@@ -697,7 +650,7 @@ def _add_alert(
             channel=channel,
             status="pending",
             attempts=0,
-            next_attempt_at=at,
+            next_attempt_at=alert.due_at.get(channel, at),
             idempotency_key=hashlib.sha256(f"{row.id}-{channel}".encode()).hexdigest(),
             created_at=at,
         )
@@ -828,4 +781,28 @@ def _delivery_out(d: Delivery, kind: str, slug: str | None, payload: str) -> Del
         kind,
         slug,
         json.loads(payload),
+    )
+
+
+def _incident_query() -> Select[Incident, str]:
+    return select(Incident, Page.slug).join(Page, Page.id == Incident.page_id)
+
+
+def _incident_out(row: Incident, slug: str) -> IncidentOut:
+    return IncidentOut(
+        id=row.id,
+        slug=slug,
+        kind=row.kind,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        failures=row.failures,
+        last_error=row.last_error,
+    )
+
+
+def _delivery_query() -> Select[Delivery, str, str | None, str]:
+    return (
+        select(Delivery, Alert.kind, Page.slug, Alert.payload)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .outerjoin(Page, Page.id == Alert.page_id)
     )

@@ -44,8 +44,34 @@ def test_every_config_key_is_documented() -> None:
         ("schedule.", config.ScheduleSettings),
         ("fetch.", config.FetchSettings),
         ("guards.", config.GuardSettings),
+        ("web.", config.WebSettings),
+        ("alerts.", config.AlertSettings),
     ]:
         keys += _keys(model, section)
     keys += _keys(config.DocumentSettings, "") + _keys(config.TopicSettings, "")
+    for channel in (
+        config.EmailChannelSettings,
+        config.WebhookChannelSettings,
+        config.ChatChannelSettings,
+        config.MboxChannelSettings,
+    ):
+        keys += [field.alias or name for name, field in channel.model_fields.items()]
     for key in keys:
         assert f"`{key}`" in README, f"README does not document the config key `{key}`"
+
+
+def test_readme_webhook_verification_snippet_works() -> None:
+    import re
+    import time
+
+    from alerts.webhook import sign
+
+    [snippet] = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "def verify" in b]
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)
+    verify = namespace["verify"]
+    body, stamp = b'{"kind": "change"}', str(int(time.time()))
+    headers = {"X-Policywatch-Timestamp": stamp, "X-Policywatch-Signature": sign("s3", stamp, body)}
+    assert verify(b"s3", headers, body) is True  # type: ignore[operator]
+    assert verify(b"other", headers, body) is False  # type: ignore[operator]
+    assert verify(b"s3", headers, body + b" ") is False  # type: ignore[operator]

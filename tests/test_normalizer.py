@@ -362,6 +362,16 @@ HTML_CASES: dict[str, tuple[str, str]] = {
         "<nav>n</nav><aside>a</aside><form>f</form><button>b</button><script>s</script><p>kept</p><template>t</template><dialog>d</dialog>",
         "kept",
     ),
+    "accordion heading button": (
+        '<h3><button aria-expanded="false">What we collect</button></h3>'
+        '<div hidden="until-found"><p>Details</p></div><button>More</button>',
+        "### What we collect\nDetails",
+    ),
+    "page-wide form": (
+        '<form id="aspnetForm"><h1>Policy</h1><p>Text</p><button>Go</button></form>'
+        "<form><p>Subscribe</p></form>",
+        "# Policy\nText",
+    ),
     "page header and footer dropped": (
         "<header>Site</header><p>Body</p><footer>Foot</footer>",
         "Body",
@@ -471,6 +481,8 @@ def test_rules_digest_and_validation() -> None:
         match=r"^invalid CSS selector 'div\[': Malformed attribute selector at position 3$",
     ):
         ExtractRules(remove=("div[",))
+    with pytest.raises(ValueError, match="invalid CSS selector 'p::before'"):
+        ExtractRules(select=("p::before",))
     with pytest.raises(ValueError, match="min_chars"):
         ExtractRules(min_chars=-1)
 

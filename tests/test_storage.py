@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import make_engine, upgrade
-from storage.repo import (
+from storage.repo import Repo
+from storage.values import (
     FULL_EVERY,
     AlertIn,
     ChangeIn,
     CheckIn,
     NotFound,
     PageSpec,
-    Repo,
     SnapshotIn,
     VersionIn,
 )
@@ -295,7 +295,7 @@ def test_alerts_with_deliveries(repo: Repo, engine: Engine) -> None:
     assert alert.change_id == recorded.change_id
     assert '"title": "Privacy Policy changed"' in alert.payload
     assert (
-        f'"ids": {{"change": {recorded.change_id}, "check": {recorded.check_id}, "version": 2}}'
+        f'"ids": {{"change": {recorded.change_id}, "check": {recorded.check_id}, "incident": null, "version": 2}}'
         in alert.payload
     )
     assert [(d.channel, d.status, d.attempts) for d in deliveries] == [

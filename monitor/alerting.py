@@ -1,0 +1,144 @@
+"""Which alerts a check writes: the `policywatch.alert/1` payload of a change or an incident, and
+the channels whose subscription (documents, topics, minimum significance) it matches.
+
+The alerts are written in the same transaction as the change or incident they report, with one
+delivery per channel; `monitor.delivery` sends them later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import AnyChannel, DocumentSettings, Settings
+from monitor.topics import SIGNIFICANCE_ORDER
+from storage.values import AlertIn, ChangeIn, IncidentIn, VersionMeta
+
+SCHEMA = "policywatch.alert/1"
+# An alert carries at most this many changes; the rest are one click away on the change page.
+MAX_CHANGES = 50
+
+
+def change_link(settings: Settings, slug: str, version: int) -> str:
+    """The permalink of the change that produced version `version` of a document."""
+    return f"{settings.web.base_url.rstrip('/')}/documents/{slug}/versions/{version}/change"
+
+
+def document_link(settings: Settings, slug: str) -> str:
+    return f"{settings.web.base_url.rstrip('/')}/documents/{slug}"
+
+
+def _document(doc: DocumentSettings) -> dict[str, str]:
+    return {"slug": doc.slug, "name": doc.name, "url": doc.url}
+
+
+def _payload(kind: str, doc: DocumentSettings, at: datetime, **parts: Any) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "kind": kind,
+        "created_at": at.isoformat(),
+        "document": _document(doc),
+        "change": None,
+        "incident": None,
+        "digest": None,
+        **parts,
+    }
+
+
+def matches(
+    channel: AnyChannel, slug: str, significance: str | None, topics: Sequence[str]
+) -> bool:
+    """Whether a channel subscribed to this: its documents, topics and minimum significance."""
+    if channel.documents and slug not in channel.documents:
+        return False
+    if significance is None:  # incidents: every channel that follows the document
+        return True
+    if SIGNIFICANCE_ORDER[significance] < SIGNIFICANCE_ORDER[channel.min_significance]:
+        return False
+    return not channel.topics or bool(set(channel.topics) & set(topics))
+
+
+def period_end(digest: str, now: datetime, digest_hour: int) -> datetime:
+    """When a digest channel's current period ends (the first attempt of its deliveries)."""
+    if digest == "hourly":
+        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    end = now.replace(hour=digest_hour, minute=0, second=0, microsecond=0)
+    return end if end > now else end + timedelta(days=1)
+
+
+class Alerting:
+    """Builds the alert rows of changes and incidents for one configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _alert(
+        self, kind: str, payload: dict[str, Any], channels: list[AnyChannel], at: datetime
+    ) -> list[AlertIn]:
+        if not channels:
+            return []
+        due = {
+            c.name: period_end(c.digest, at, self.settings.alerts.digest_hour)
+            for c in channels
+            if c.digest != "immediate"
+        }
+        return [AlertIn(kind, payload, [c.name for c in channels], due)]
+
+    def for_change(
+        self,
+        doc: DocumentSettings,
+        change: ChangeIn,
+        *,
+        previous: VersionMeta,
+        version: int,
+        at: datetime,
+    ) -> list[AlertIn]:
+        channels = [
+            c
+            for c in self.settings.channels
+            if matches(c, doc.slug, change.significance, change.topics)
+        ]
+        body = {
+            "from_version": previous.number,
+            "to_version": version,
+            "from_date": previous.created_at.isoformat(),
+            "to_date": at.isoformat(),
+            "significance": change.significance,
+            "topics": list(change.topics),
+            "flags": list(change.flags),
+            "n_changes": len(change.changeset),
+            "changes": change.changeset[:MAX_CHANGES],
+        }
+        links = {
+            "change": change_link(self.settings, doc.slug, version),
+            "document": document_link(self.settings, doc.slug),
+            "page": doc.url,
+        }
+        return self._alert(
+            "change", _payload("change", doc, at, change=body, links=links), channels, at
+        )
+
+    def for_incident(
+        self,
+        doc: DocumentSettings,
+        incident: IncidentIn,
+        *,
+        opened_at: datetime,
+        failures: int,
+        at: datetime,
+    ) -> list[AlertIn]:
+        """The alert of an incident opening or closing (a continuing one sends nothing)."""
+        if incident.action == "continue":
+            return []
+        kind = "incident_opened" if incident.action == "open" else "incident_closed"
+        body = {
+            "kind": incident.kind,
+            "opened_at": opened_at.isoformat(),
+            "closed_at": at.isoformat() if incident.action == "close" else None,
+            "failures": failures,
+            "last_error": incident.message,
+        }
+        links = {"document": document_link(self.settings, doc.slug), "page": doc.url}
+        channels = [c for c in self.settings.channels if matches(c, doc.slug, None, ())]
+        return self._alert(kind, _payload(kind, doc, at, incident=body, links=links), channels, at)

@@ -1,0 +1,156 @@
+"""Pending alerts -> channels: claim, send, record; retry with back-off, give up into `dead`.
+
+A delivery is claimed for a lease before it is sent, so two processes (the daemon and a
+`policywatch check`) never send it at the same time; it is marked sent right after the channel
+accepts it, so it is never sent twice after it succeeded (a crash between the two can repeat it:
+receivers recognise the repeat by its stable idempotency key). Retries back off exponentially
+with jitter, a receiver's Retry-After wins, permanent failures and the last attempt go `dead`.
+Digest channels get one message for all their alerts of a period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts import Channel, DeliveryError, make_channel
+from monitor.config import AnyChannel, Settings, channel_secrets
+from monitor.errors import ConfigError
+from storage.repo import Repo
+from storage.values import DeliveryOut
+
+log = logging.getLogger("policywatch.delivery")
+LEASE = timedelta(minutes=10)
+
+
+def build_channels(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> dict[str, Channel]:
+    """The configured channels, secrets read from the environment (a missing one: ConfigError)."""
+    secrets = channel_secrets(settings, environ)
+    channels: dict[str, Channel] = {}
+    for index, conf in enumerate(settings.channels):
+        options = conf.options(secrets[conf.name])
+        if isinstance(options.get("path"), str):  # a relative path is relative to the config
+            options["path"] = str(settings.path.parent / options["path"])
+        try:
+            channels[conf.name] = make_channel(conf.kind, conf.name, options)
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=str(settings.path), key=f"channels[{index}]") from None
+    return channels
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one delivery attempt did."""
+
+    delivery_id: int
+    channel: str
+    status: str  # "sent" | "failed" (will retry) | "dead"
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+class Outbox:
+    """Delivers the due alerts of one database through the configured channels."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        settings: Settings,
+        channels: Mapping[str, Channel],
+        *,
+        rng: random.Random | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.channels = channels
+        self.conf: dict[str, AnyChannel] = {c.name: c for c in settings.channels}
+        self._rng = rng or random.Random()
+        self._lease = lease
+
+    def deliver_due(self, now: datetime) -> list[Attempt]:
+        """Send every due delivery once; digest channels get one message per channel."""
+        attempts: list[Attempt] = []
+        digests: dict[str, list[DeliveryOut]] = defaultdict(list)
+        for delivery in self.repo.claim_deliveries(now, self._lease):
+            conf = self.conf.get(delivery.channel)
+            if conf is not None and conf.digest != "immediate":
+                digests[delivery.channel].append(delivery)
+            else:
+                attempts.append(self._send(delivery.channel, [delivery], delivery.payload, now))
+        for name, group in digests.items():
+            attempts.append(self._send(name, group, self._digest(name, group, now), now))
+        return attempts
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try after `attempts` failed ones: exponential, half jitter."""
+        alerts = self.settings.alerts
+        delay: float = min(alerts.max_backoff, alerts.backoff * 2.0 ** max(attempts - 1, 0))
+        return delay / 2 + self._rng.uniform(0, delay / 2)
+
+    def _send(
+        self, name: str, group: list[DeliveryOut], payload: Mapping[str, Any], now: datetime
+    ) -> Attempt:
+        channel = self.channels.get(name)
+        first = group[0]
+        key = first.idempotency_key if len(group) == 1 else _group_key(group)
+        try:
+            if channel is None:
+                raise DeliveryError(f"channel {name!r} is no longer configured", permanent=True)
+            channel.send(payload, idempotency_key=key, now=now)
+        except DeliveryError as exc:
+            return self._failed(name, group, exc, now)
+        for delivery in group:
+            self.repo.delivery_sent(delivery.id, now)
+        log.info("delivered alert %s to %s", ", ".join(str(d.alert_id) for d in group), name)
+        return Attempt(first.id, name, "sent")
+
+    def _failed(
+        self, name: str, group: list[DeliveryOut], exc: DeliveryError, now: datetime
+    ) -> Attempt:
+        attempts = max(d.attempts for d in group) + 1
+        retry_at: datetime | None = None
+        if not exc.permanent and attempts < self.settings.alerts.max_attempts:
+            wait = max(self.backoff(attempts), exc.retry_after or 0.0)
+            retry_at = now + timedelta(seconds=wait)
+        for delivery in group:
+            self.repo.delivery_failed(delivery.id, exc.message, retry_at)
+        status = "failed" if retry_at else "dead"
+        when = f"; next try at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at else "; gave up"
+        log.warning("delivery to %s failed (attempt %d): %s%s", name, attempts, exc.message, when)
+        return Attempt(group[0].id, name, status, exc.message, retry_at)
+
+    def _digest(self, name: str, group: list[DeliveryOut], now: datetime) -> dict[str, Any]:
+        conf = self.conf[name]
+        starts = [datetime.fromisoformat(str(d.payload.get("created_at"))) for d in group]
+        base = self.settings.web.base_url.rstrip("/")
+        return {
+            "schema": "policywatch.alert/1",
+            "kind": "digest",
+            "created_at": now.isoformat(),
+            "document": None,
+            "change": None,
+            "incident": None,
+            "digest": {
+                "period": conf.digest,
+                "start": min(starts).isoformat(),
+                "end": now.isoformat(),
+                "alerts": [d.payload for d in group],
+            },
+            "links": {"document": base + "/"},
+        }
+
+
+def _group_key(group: list[DeliveryOut]) -> str:
+    """A digest's idempotency key: stable for the same set of deliveries across retries."""
+    joined = ",".join(sorted(d.idempotency_key for d in group))
+    return hashlib.sha256(joined.encode()).hexdigest()

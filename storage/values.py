@@ -1,0 +1,225 @@
+"""The plain values storage takes and gives: frozen dataclasses, and the allowed enum values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FULL_EVERY = 16
+"""A delta chain stores a full copy every FULL_EVERY rows, so a read decodes at most that many."""
+
+FETCHERS = frozenset({"http", "browser", "auto"})
+OUTCOMES = frozenset(
+    {"new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"}
+)
+NOT_GOOD = frozenset({"failed", "pending"})
+SIGNIFICANCES = frozenset({"cosmetic", "minor", "substantive"})
+ALERT_KINDS = frozenset({"change", "incident_opened", "incident_closed", "test"})
+DELIVERY_STATUSES = frozenset({"pending", "sent", "failed", "dead"})
+
+
+class NotFound(LookupError):
+    """A write named a page or version that does not exist."""
+
+
+# ---- values in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    slug: str
+    name: str
+    url: str
+    fetcher: str
+    rules_hash: str
+
+
+@dataclass(frozen=True)
+class SnapshotIn:
+    fetched_at: datetime
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class VersionIn:
+    text: str
+    text_sha256: str
+    rules_hash: str
+    words: int
+    technical: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeIn:
+    significance: str
+    topics: list[str]
+    flags: list[str]
+    changeset: list[dict[str, Any]]
+    from_version: int  # the number of the version the new one was compared against
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    fetcher: str
+    duration_ms: float
+    error_kind: str | None = None
+    message: str | None = None
+    http_status: int | None = None
+    body_sha256: str | None = None
+    text_sha256: str | None = None
+    seen_version: int | None = None  # an existing version this check saw (unchanged, flip...)
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertIn:
+    kind: str
+    payload: dict[str, Any]
+    channels: list[str]  # one pending delivery per channel, due at once
+    # channels whose first attempt waits (digest channels: the end of their period)
+    due_at: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncidentIn:
+    """What a check does to its page's incident: open one, count another failure, or close it."""
+
+    action: str  # "open" | "continue" | "close"
+    kind: str = ""  # the error kind of the failing checks
+    message: str = ""  # the last error
+    since: datetime | None = None  # for "open": when the failures began
+    failures: int = 1  # for "open": the failed checks so far, this one included
+
+
+@dataclass(frozen=True)
+class IncidentOut:
+    id: int
+    slug: str
+    kind: str
+    opened_at: datetime
+    closed_at: datetime | None
+    failures: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    check_id: int
+    version: int | None
+    change_id: int | None
+    alert_ids: list[int]
+    incident_id: int | None = None
+
+
+# ---- values out ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckOut:
+    id: int
+    slug: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    fetcher: str
+    duration_ms: float
+    error_kind: str | None
+    message: str | None
+    http_status: int | None
+    body_sha256: str | None
+    text_sha256: str | None
+    version: int | None
+    snapshot_id: int | None
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class PageOut:
+    slug: str
+    name: str
+    url: str
+    fetcher: str
+    rules_hash: str
+    active: bool
+    versions: int
+    last_check: CheckOut | None
+
+
+@dataclass(frozen=True)
+class VersionMeta:
+    number: int
+    created_at: datetime
+    text_sha256: str
+    technical: bool
+    words: int
+    size: int
+
+
+@dataclass(frozen=True)
+class VersionOut:
+    number: int
+    created_at: datetime
+    text: str
+    text_sha256: str
+    rules_hash: str
+    technical: bool
+    words: int
+    snapshot_id: int | None
+
+
+@dataclass(frozen=True)
+class ChangeOut:
+    id: int
+    slug: str
+    from_version: int
+    to_version: int
+    created_at: datetime
+    significance: str
+    topics: list[str]
+    flags: list[str]
+    changeset: list[dict[str, Any]]
+    n_changes: int
+
+
+@dataclass(frozen=True)
+class SnapshotOut:
+    id: int
+    slug: str
+    fetched_at: datetime
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content_type: str
+    body_sha256: str
+    size: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DeliveryOut:
+    """One delivery of an alert to one channel, with the alert it carries."""
+
+    id: int
+    alert_id: int
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    idempotency_key: str
+    created_at: datetime
+    kind: str
+    slug: str | None
+    payload: dict[str, Any]
