@@ -16,7 +16,8 @@ from monitor.differ import diff_documents
 from monitor.document import Document
 from monitor.errors import CheckError, ExtractError, UsageError
 from monitor.fetcher import FetchOptions, HttpFetcher
-from monitor.normalizer import ExtractRules, normalize_html, normalize_markdown, normalize_text
+from monitor.markdown import normalize_markdown
+from monitor.normalizer import ExtractRules, normalize_html, normalize_text
 from monitor.topics import TopicRule, classify
 
 InputFormat = Literal["auto", "html", "markdown", "text"]

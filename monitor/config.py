@@ -125,6 +125,13 @@ class FetchSettings(_Section):
     accept_language: Str = "en-US,en;q=0.9"
 
 
+class BrowserSettings(_Section):
+    executable: Str | None = None  # default: chromium on PATH, else /usr/bin/chromium
+    timeout: Duration = 45.0
+    concurrency: Annotated[int, Strict(), Field(ge=1, le=16)] = 2
+    settle: Duration = 1.0  # quiet time after the selector matched, for late paragraphs
+
+
 class GuardSettings(_Section):
     min_chars: Annotated[int, Strict(), Field(ge=0)] = 200
     shrink_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
@@ -309,6 +316,7 @@ class _Root(_Section):
     storage: StorageSettings = StorageSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     fetch: FetchSettings = FetchSettings()
+    browser: BrowserSettings = BrowserSettings()
     guards: GuardSettings = GuardSettings()
     web: WebSettings = WebSettings()
     alerts: AlertSettings = AlertSettings()
@@ -354,6 +362,7 @@ class Settings:
     storage: StorageSettings
     schedule: ScheduleSettings
     fetch: FetchSettings
+    browser: BrowserSettings
     guards: GuardSettings
     web: WebSettings
     alerts: AlertSettings
@@ -415,6 +424,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Settings:
         storage=root.storage,
         schedule=root.schedule,
         fetch=root.fetch,
+        browser=root.browser,
         guards=root.guards,
         web=root.web,
         alerts=root.alerts,

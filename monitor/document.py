@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
 BlockKind = Literal["heading", "paragraph", "item", "row"]
+RawBlock = tuple[BlockKind, str, int]  # (kind, text, level), before heading paths are given
 
 _HEADING = re.compile(r"^(#{1,6}) (.*)$")
 _ITEM = re.compile(r"^((?:  )*)- (.*)$")
@@ -51,6 +53,16 @@ class Block:
         if _ESCAPE_NEEDED.match(self.text):
             return "\\" + self.text
         return self.text
+
+
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def clean_text(text: str) -> str:
+    """Block text as stored: whitespace collapsed (NBSP too), zero-width characters dropped, NFC."""
+    if text.isascii():
+        return " ".join(text.split())
+    return unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", text).split()))
 
 
 def parse_line(line: str) -> tuple[BlockKind, str, int]:

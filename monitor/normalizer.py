@@ -1,15 +1,13 @@
-"""HTML, Markdown and plain text -> Document: the extraction step, pure functions with no I/O.
+"""HTML and plain text -> Document: the extraction step, pure functions with no I/O.
 
-Also the guards that refuse a page which is not the document: walls, empty shells, misses.
+Guards (monitor.guards) refuse a page that is not the document; Markdown is in monitor.markdown.
 """
 
 from __future__ import annotations
 
 import codecs
-import html as htmllib
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
@@ -18,14 +16,13 @@ import soupsieve
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from monitor.document import BlockKind, Document, with_paths
-from monitor.errors import ErrorKind, ExtractError
-from monitor.urls import canonical_url
+from monitor.document import Document, RawBlock, clean_text, with_paths
+from monitor.errors import ExtractError
+from monitor.guards import guard
+from monitor.urls import canonical_text_urls, canonical_url
 
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "3"
 """Bumped whenever the same page and rules would give a different text (enters the digest)."""
-
-RawBlock = tuple[BlockKind, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +54,9 @@ class ExtractRules:
         return sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-# ---------------------------------------------------------------- text
-
-
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-
-
-def _clean(text: str) -> str:
-    """Collapse whitespace (NBSP included), drop zero-width characters, normalise to NFC."""
-    if text.isascii():
-        return " ".join(text.split())
-    return unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", text).split()))
-
-
 def normalize_text(text: str) -> Document:
     """Plain text: each blank-line separated paragraph is one block."""
-    paragraphs = (_clean(chunk) for chunk in re.split(r"\n[ \t\r\f\v]*\n", text))
+    paragraphs = (clean_text(chunk) for chunk in re.split(r"\n[ \t\r\f\v]*\n", text))
     return Document(with_paths([("paragraph", p, 1) for p in paragraphs if p]))
 
 
@@ -267,7 +251,8 @@ class _Walker:
         self._end_link_segment()
         start = self.cell_start or 0
         if self.cells is not None:
-            self.cells.append(_clean("".join(self.pieces[start:])))
+            cell = clean_text("".join(self.pieces[start:]))
+            self.cells.append(canonical_text_urls(cell, self.base_url))
         del self.pieces[start:]
         self.cell_start = None
         if self.link is not None:
@@ -317,7 +302,7 @@ class _Walker:
         if link is None:
             return
         raw = "".join(self.pieces[link.start :])
-        anchor = _clean(raw)
+        anchor = clean_text(raw)
         if anchor and link.target:
             lead = " " if raw[:1].isspace() else ""
             trail = " " if raw[-1:].isspace() else ""
@@ -328,7 +313,7 @@ class _Walker:
         if self.cells is not None or not self.pieces:
             return
         self._end_link_segment()
-        text = _clean("".join(self.pieces))
+        text = canonical_text_urls(clean_text("".join(self.pieces)), self.base_url)
         self.pieces.clear()
         if self.link is not None:
             self.link.start = 0
@@ -378,6 +363,33 @@ _BOMS = (
 )
 
 
+_CP1252_UNDEFINED = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
+
+
+def _stray_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes that are not UTF-8 read as Windows-1252, one at a time.
+
+    A page labelled UTF-8 whose bytes are not all UTF-8 is nearly always Windows-1252 text (a
+    server's default charset, a paragraph pasted from a word processor): reading the stray bytes
+    as Windows-1252 gives the words the author wrote, where U+FFFD would turn a mislabelled
+    response into a false change. 0xFE and 0xFF are never text (they are UTF-16 byte-order
+    marks), nor are the five bytes Windows-1252 leaves undefined: those stay U+FFFD.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    out = []
+    for byte in exc.object[exc.start : exc.end]:
+        if byte >= 0xFE or byte in _CP1252_UNDEFINED:
+            out.append("\ufffd")
+        else:
+            out.append(bytes([byte]).decode("cp1252"))
+    return "".join(out), exc.end
+
+
+_STRAY_CP1252 = "policywatch-stray-cp1252"
+codecs.register_error(_STRAY_CP1252, _stray_cp1252)
+
+
 def _decode(data: bytes, encoding: str | None) -> str:
     for bom, name in _BOMS:
         if data.startswith(bom):
@@ -386,13 +398,16 @@ def _decode(data: bytes, encoding: str | None) -> str:
     meta = sniffed.group(1).decode("ascii") if sniffed else None
     if meta and meta.lower().startswith("utf-16"):
         meta = "utf-8"  # a document that can declare itself in ASCII is not UTF-16
-    for candidate in (encoding, meta):
-        if candidate:
-            try:
-                return data.decode(candidate, errors="replace")
-            except LookupError:
-                continue
-    return data.decode("utf-8", errors="replace")
+    for candidate in (encoding, meta, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            name = codecs.lookup(candidate).name
+        except LookupError:
+            continue
+        errors = _STRAY_CP1252 if name == "utf-8" else "replace"
+        return data.decode(name, errors=errors)
+    raise AssertionError("unreachable: utf-8 is always a known codec")
 
 
 def _regions(soup: BeautifulSoup, rules: ExtractRules) -> list[Tag]:
@@ -436,337 +451,14 @@ def normalize_html(
     text = _decode(html, encoding) if isinstance(html, bytes) else html
     soup = BeautifulSoup(text, "lxml", multi_valued_attributes=None)
     title_tag = soup.head.find("title") if soup.head else None  # not an <svg><title> icon
-    title = _clean(title_tag.get_text()) if title_tag else ""
+    title = clean_text(title_tag.get_text()) if title_tag else ""
     regions = _regions(soup, rules)
     if not regions:
         # A wall or a shell explains a miss better than the selector does.
         page = Document(with_paths(_walk([soup.body or soup], base_url, set())), title)
-        _guard(page, soup, ExtractRules(min_chars=0))
+        guard(page, soup, min_chars=0)
         selectors = ", ".join(rules.select)
         raise ExtractError("selector_miss", f"selector {selectors!r} matched nothing on the page")
     doc = Document(with_paths(_walk(regions, base_url, _removed(regions, rules.remove))), title)
-    _guard(doc, soup, rules)
+    guard(doc, soup, min_chars=rules.min_chars)
     return doc
-
-
-# ---------------------------------------------------------------- guards
-
-_SHELL_TEXT = 200
-_SHELL_SCRIPT_BYTES = 20_000
-_JS_ROOT_IDS = ("root", "app", "__next", "__nuxt", "react-root", "mount", "app-root")
-_WALL_TEXT = 2000
-_LEEWAY = 30  # a title or heading "is" a wall phrase when it is little more than the phrase
-
-_CHALLENGE = (
-    "security check",
-    "captcha",
-    "checking your browser",
-    "please enable cookies",
-    "unusual traffic",
-    "are you a robot",
-    "verify you are human",
-    "temporarily blocked",
-)
-# Strong phrases only ever appear on walls; the weak ones also appear in page chrome (a sign-up
-# bar), so they count only in the extracted text, never in the whole page's text.
-_LOGIN_STRONG = (
-    "log in to continue",
-    "login to continue",
-    "you must log in",
-    "you must be logged in",
-    "sign up to see",
-    "log in to see photos",
-)
-_LOGIN_WEAK = ("log into facebook", "log in to facebook", "log in or sign up")
-
-
-def _phrases(words: Iterable[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
-
-
-_CHALLENGE_RE = _phrases(_CHALLENGE)
-_LOGIN_RE = _phrases(_LOGIN_STRONG + _LOGIN_WEAK)
-_LOGIN_STRONG_RE = _phrases(_LOGIN_STRONG)
-_NEW_ACCOUNT = re.compile(r"\bcreate new account\b", re.I)
-_FORGOT = re.compile(r"\bforgot(?:ten)? (?:your )?password\b", re.I)
-
-
-def check_walls(doc: Document, raw_html_text: str | None = None) -> None:
-    """Raise ExtractError("challenge" / "login_wall") when the page is a bot check or a login wall.
-
-    `raw_html_text` is the text of the whole page, forms included (extraction drops forms, and a
-    wall's words often sit in one). A phrase counts in a title or heading that is little more
-    than the phrase, or anywhere when the document is short: a long policy that says "when you
-    log in" is still a policy, and "Why we ask for a security check | Help" is not a bot check.
-    """
-    short = len(doc.text) < _WALL_TEXT
-    checks: tuple[tuple[ErrorKind, str, re.Pattern[str], re.Pattern[str]], ...] = (
-        ("challenge", "a bot check", _CHALLENGE_RE, _CHALLENGE_RE),
-        ("login_wall", "a login wall", _LOGIN_RE, _LOGIN_STRONG_RE),
-    )
-    for kind, what, pattern, raw_pattern in checks:
-        found = _find_phrase(doc, pattern, short)
-        if not found and short and raw_html_text:
-            found = _search(raw_pattern, raw_html_text, "the page")
-        if found:
-            raise ExtractError(kind, f"page is {what}, not the document ({found})")
-    if short and _NEW_ACCOUNT.search(doc.text) and _FORGOT.search(doc.text):
-        raise ExtractError(
-            "login_wall",
-            "page is a login wall, not the document "
-            '("Create new account" next to a password reset link)',
-        )
-
-
-def _find_phrase(doc: Document, pattern: re.Pattern[str], short: bool) -> str:
-    if (m := pattern.search(doc.title)) and len(doc.title) <= len(m.group()) + _LEEWAY:
-        return f'"{m.group()}" in the title'
-    for block in doc.blocks:
-        m = pattern.search(block.text) if block.kind == "heading" else None
-        if m and (short or len(block.text) <= len(m.group()) + _LEEWAY):
-            return f'"{m.group()}" in a heading'
-    return _search(pattern, doc.text, "the text") if short else ""
-
-
-def _search(pattern: re.Pattern[str], text: str, where: str) -> str:
-    m = pattern.search(text)
-    return f'"{m.group()}" in {where}' if m else ""
-
-
-def _guard(doc: Document, soup: BeautifulSoup, rules: ExtractRules) -> None:
-    chars = len(doc.text)
-    check_walls(doc, soup.get_text(" ") if chars < _WALL_TEXT else None)
-    if chars < _SHELL_TEXT and (script := _script_bytes(soup, chars)) is not None:
-        raise ExtractError(
-            "empty_shell",
-            f"page is an empty JavaScript shell ({chars} characters of text, "
-            f'{round(script / 1024)} KB of script); it needs fetcher = "browser"',
-        )
-    if chars < rules.min_chars:
-        raise ExtractError(
-            "too_short", f"extracted text is only {chars} characters (minimum {rules.min_chars})"
-        )
-
-
-def _script_bytes(soup: BeautifulSoup, chars: int) -> int | None:
-    """The page's inline script size when it looks like a JavaScript app shell, else None."""
-    script = sum(len(tag.string or "") for tag in soup.find_all("script"))
-    roots = (soup.find(id=name) for name in _JS_ROOT_IDS)
-    empty_root = any(isinstance(r, Tag) and not r.get_text(strip=True) for r in roots)
-    asks_js = any("javascript" in tag.get_text().lower() for tag in soup.find_all("noscript"))
-    return script if empty_root or asks_js or script >= _SHELL_SCRIPT_BYTES else None
-
-
-# ---------------------------------------------------------------- Markdown
-
-
-def normalize_markdown(text: str, *, min_chars: int = 0) -> Document:
-    """Read Markdown (as archived policy versions are kept) into the same blocks HTML would give."""
-    doc = Document(with_paths(_MarkdownReader().read(text)))
-    if len(doc.text) < min_chars:
-        raise ExtractError(
-            "too_short", f"extracted text is only {len(doc.text)} characters (minimum {min_chars})"
-        )
-    return doc
-
-
-_ATX = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_SETEXT = re.compile(r"(=+|-+)[ \t]*$")
-_HR = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_ITEM = re.compile(r"([-*+]|\d{1,9}[.)])(?:([ \t]+)(.*)|$)")
-_FENCE = re.compile(r"(`{3,}|~{3,})")
-_TABLE_SEP = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
-_QUOTE = re.compile(r"(?:>[ \t]?)+")
-_BR = re.compile(r"<br\s*/?>", re.I)
-_HARD_BREAK = re.compile(r"(?: {2,}|\\)$")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^)]*\)")
-_LINK = re.compile(
-    r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^\s)>]*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
-    r"|<(https?://[^\s<>]+)>"
-)
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-# `**strong**`, `*em*` and the underscore forms (which never open or close inside a word); a
-# marker without its pair is text.
-_EMPHASIS = re.compile(r"(\*\*?)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__?)(?=\S)(.+?)(?<=\S)\3(?!\w)")
-_CELL_MARKER = re.compile(r"^(?:#{1,6}|[-*+]|\d{1,9}[.)])[ \t]+")
-_MD_BASE = "https://www.facebook.com/"
-# Escaped punctuation is parked in the private-use area while markers are stripped.
-_PRIVATE = 0xE000
-_PARKED = re.compile("[\ue000-\ue07f]")
-_LINK_SLOT = 0xF0000
-_SLOT = re.compile("[\U000f0000-\U000ffffd]")
-
-
-def _protect(text: str) -> str:
-    if "\\" not in text:
-        return text
-    return _ESCAPE.sub(lambda m: chr(_PRIVATE + ord(m.group(1))), text)
-
-
-def _restore(text: str) -> str:
-    if not _PARKED.search(text):
-        return text
-    return _PARKED.sub(lambda m: chr(ord(m.group()) - _PRIVATE), text)
-
-
-def _unmark(m: re.Match[str]) -> str:
-    return m.group(2) if m.group(1) else m.group(4)
-
-
-def _md_plain(text: str) -> str:
-    """Inline text without links: strip tags, code ticks and emphasis markers that pair up."""
-    if "<" in text:
-        text = _TAG.sub("", text)
-    if "`" in text:
-        text = text.replace("`", "")
-    while ("*" in text or "_" in text) and (unmarked := _EMPHASIS.sub(_unmark, text)) != text:
-        text = unmarked
-    text = _restore(text)
-    return htmllib.unescape(text) if "&" in text else text
-
-
-def _md_link(m: re.Match[str]) -> str:
-    if m.group(3):
-        url = anchor = m.group(3)
-    else:
-        anchor = _clean(_md_plain(m.group(1)))
-        url = htmllib.unescape(_restore(m.group(2)))
-    target = "" if url[:1] in ("", "#") else canonical_url(url, _MD_BASE)
-    return f"[{anchor}]({target})" if anchor and target else anchor
-
-
-def _md_inline(text: str) -> str:
-    """Inline Markdown (escapes already protected) -> canonical inline text with `[a](u)` links."""
-    if "[" not in text and "<" not in text:
-        return _clean(_md_plain(text))
-    if "![" in text:
-        text = _IMAGE.sub("", text)
-    # Links are parked in one private-use character each, so emphasis can pair across them
-    # (`**[a](u)**`) without touching their targets.
-    links: list[str] = []
-
-    def park(m: re.Match[str]) -> str:
-        links.append(_md_link(m))
-        return chr(_LINK_SLOT + len(links) - 1)
-
-    text = _md_plain(_LINK.sub(park, text))
-    if links:
-        text = _SLOT.sub(lambda m: links[ord(m.group()) - _LINK_SLOT], text)
-    return _clean(text)
-
-
-class _MarkdownReader:
-    """A small line-based block reader: enough Markdown for archived policy versions, and fast."""
-
-    def __init__(self) -> None:
-        self.out: list[RawBlock] = []
-        self.lines: list[str] = []
-        self.kind: BlockKind = "paragraph"
-        self.level = 1
-        self.lists: list[int] = []  # content columns of the open list items
-        self.blank = True
-        self.fence = ""
-
-    def read(self, text: str) -> list[RawBlock]:
-        for raw in text.splitlines():
-            self._line(raw)
-        self._close()
-        return self.out
-
-    def _line(self, raw: str) -> None:
-        if self.fence:
-            if raw.strip().startswith(self.fence):
-                self.fence = ""
-            else:
-                self._emit("paragraph", _clean(raw), 1)  # code is literal
-            return
-        line = raw.expandtabs(4)
-        body = line.lstrip()
-        if body.startswith(">"):
-            line = _QUOTE.sub("", body, count=1)
-            body = line.lstrip()
-        if not body:
-            self._close()
-            self.blank = True
-            return
-        indent = len(line) - len(body)
-        self._block_line(body, indent)
-        self.blank = False
-
-    def _block_line(self, body: str, indent: int) -> None:
-        if self.lines and not self.blank and self.kind == "paragraph" and _SETEXT.match(body):
-            level = 1 if body[0] == "=" else 2
-            self.lines, lines = [], self.lines
-            self._emit("heading", _md_inline(_protect(" ".join(lines))), level)
-            return
-        if _HR.match(body):
-            self._close()
-        elif m := _FENCE.match(body):
-            self._close()
-            self.fence = m.group(1)[:3]
-        elif body.startswith("|"):
-            self._close()
-            self._pop_lists(indent)
-            if not _TABLE_SEP.match(body):
-                self._row(body)
-        elif (m := _ATX.match(body)) and (indent <= 3 or self.lists):
-            self._close()
-            self._pop_lists(indent)
-            self._emit("heading", _md_inline(_protect(m.group(2) or "")), len(m.group(1)))
-        elif m := _ITEM.match(body):
-            self._item(indent, m)
-        elif self.lines and not self.blank:
-            self.lines.append(body)  # a continuation line, lazy or not
-        else:
-            self._close()
-            self._pop_lists(indent)
-            self._start("paragraph", 1, body)
-
-    def _item(self, indent: int, m: re.Match[str]) -> None:
-        spaces = m.group(2) or " "
-        content = indent + len(m.group(1)) + (len(spaces) if len(spaces) <= 4 else 1)
-        self._close()
-        self._pop_lists(indent)
-        self.lists.append(content)
-        self._start("item", len(self.lists), m.group(3) or "")
-
-    def _pop_lists(self, indent: int) -> None:
-        while self.lists and indent < self.lists[-1]:
-            self.lists.pop()
-
-    def _start(self, kind: BlockKind, level: int, text: str) -> None:
-        self.kind, self.level, self.lines = kind, level, [text]
-
-    def _close(self) -> None:
-        if not self.lines:
-            return
-        lines, self.lines = self.lines, []
-        kind, level = self.kind, self.level
-        # Hard line breaks and <br> become separate blocks, as they do in HTML.
-        parts: list[str] = [""]
-        for line in lines:
-            pieces = _BR.split(line)
-            parts[-1] += " " + pieces[0]
-            parts.extend(pieces[1:])
-            if _HARD_BREAK.search(line):
-                parts.append("")
-        for part in parts:
-            text = _md_inline(_protect(part.removesuffix("\\")))
-            if text:
-                self._emit(kind, text, level)
-                kind, level = "paragraph", 1
-
-    def _emit(self, kind: BlockKind, text: str, level: int) -> None:
-        if text:
-            self.out.append((kind, text, level))
-
-    def _row(self, body: str) -> None:
-        row = _protect(body.strip())
-        cells = row.removeprefix("|").removesuffix("|").split("|")
-        texts = [
-            _md_inline(" ".join(_CELL_MARKER.sub("", p.strip()) for p in _BR.split(cell)))
-            for cell in cells
-        ]
-        if any(texts):
-            self._emit("row", " | ".join(texts), 1)

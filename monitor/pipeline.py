@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
@@ -42,10 +42,19 @@ Outcome = Literal[
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+# Failures that a real browser may get past: an empty JavaScript shell, a bot wall.
+ESCALATE = frozenset({"empty_shell", "challenge"})
+BLOCKING_STATUSES = frozenset({403, 406})
+
+
 class Fetcher(Protocol):
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult: ...
+
+
+class BrowserFetcherLike(Protocol):
+    async def fetch(self, url: str, *, wait_for: Sequence[str] = ()) -> FetchResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +106,8 @@ class Checker:
 
     settings: Settings
     repo: Repo
-    fetchers: Mapping[str, Fetcher]
+    http: Fetcher
+    browser: BrowserFetcherLike
     clock: Clock
     alerting: Alerting | None = None
     _prepared: bool = field(default=False, init=False)
@@ -107,21 +117,38 @@ class Checker:
         return await asyncio.to_thread(self._prepare)
 
     async def check(self, doc: DocumentSettings) -> CheckResult:
-        """Check one document now and record what happened."""
+        """Check one document now and record what happened.
+
+        `fetcher = "auto"` tries plain HTTP first and escalates to the browser when HTTP meets
+        an empty JavaScript shell or a bot wall; once the browser worked for a document, its
+        next checks start with the browser.
+        """
         if not self._prepared:
             await self.prepare()
         started, t0 = self.clock.now(), time.perf_counter()
-        kind = "http" if doc.fetcher in ("http", "browser", "auto") else doc.fetcher
-        fetcher = self.fetchers[kind]
+        order = await asyncio.to_thread(self._fetch_order, doc)
+        for attempt, kind in enumerate(order):
+            last = attempt == len(order) - 1
+            try:
+                result = await self._fetch(kind, doc)
+            except FetchError as exc:
+                if not last and (exc.kind in ESCALATE or exc.status in BLOCKING_STATUSES):
+                    continue
+                return await asyncio.to_thread(
+                    self._record_failure, doc, exc, started, t0, kind, exc.status
+                )
+            fetched = _Fetched(doc, result, started, t0, kind)
+            extracted = await asyncio.to_thread(self._extract_or_error, fetched)
+            if isinstance(extracted, ExtractError) and not last and extracted.kind in ESCALATE:
+                continue
+            return await asyncio.to_thread(self._process, fetched, extracted)
+        raise AssertionError("unreachable: the last fetcher always records")
+
+    async def _fetch(self, kind: str, doc: DocumentSettings) -> FetchResult:
+        if kind == "browser":
+            return await self.browser.fetch(doc.url, wait_for=doc.select)
         etag, last_modified = await asyncio.to_thread(self._validators, doc)
-        try:
-            result = await fetcher.fetch(doc.url, etag=etag, last_modified=last_modified)
-        except FetchError as exc:
-            return await asyncio.to_thread(
-                self._record_failure, doc, exc, started, t0, kind, exc.status
-            )
-        fetched = _Fetched(doc, result, started, t0, kind)
-        return await asyncio.to_thread(self._process, fetched)
+        return await self.http.fetch(doc.url, etag=etag, last_modified=last_modified)
 
     # -- steps, run in a worker thread -------------------------------------------------------
 
@@ -138,25 +165,40 @@ class Checker:
                     results.append(result)
         return results
 
+    def _fetch_order(self, doc: DocumentSettings) -> tuple[str, ...]:
+        if doc.fetcher != "auto":
+            return (doc.fetcher,)
+        last = self.repo.last_good_check(doc.slug)
+        return (
+            ("browser",) if last is not None and last.fetcher == "browser" else ("http", "browser")
+        )
+
     def _validators(self, doc: DocumentSettings) -> tuple[str | None, str | None]:
         last = self.repo.last_good_check(doc.slug)
-        if last is None:
+        if last is None or last.fetcher != "http":
             return None, None
         return last.etag, last.last_modified
 
-    def _process(self, fetched: _Fetched) -> CheckResult:
-        doc, result = fetched.doc, fetched.result
-        latest = next(iter(self.repo.recent_versions(doc.slug, 1)), None)
-        base = self._check_in(fetched, result)
-        if result.not_modified:
-            return self._record(doc, base, "not_modified", seen=latest.number if latest else None)
+    def _extract_or_error(self, fetched: _Fetched) -> Document | ExtractError | None:
+        """The page's document, the guard that refused it, or None for a 304."""
+        if fetched.result.not_modified:
+            return None
         try:
-            new_doc = self._extract(doc, result)
+            return self._extract(fetched.doc, fetched.result)
         except ExtractError as exc:
+            return exc
+
+    def _process(self, fetched: _Fetched, extracted: Document | ExtractError | None) -> CheckResult:
+        doc, result = fetched.doc, fetched.result
+        base = self._check_in(fetched, result)
+        if extracted is None:
+            latest = next(iter(self.repo.recent_versions(doc.slug, 1)), None)
+            return self._record(doc, base, "not_modified", seen=latest.number if latest else None)
+        if isinstance(extracted, ExtractError):
             return self._record_failure(
-                doc, exc, fetched.started, fetched.t0, fetched.fetcher, result.status
+                doc, extracted, fetched.started, fetched.t0, fetched.fetcher, result.status
             )
-        return self._compare(fetched, base, new_doc)
+        return self._compare(fetched, base, extracted)
 
     def _extract(self, doc: DocumentSettings, result: FetchResult) -> Document:
         if result.content_type not in HTML_TYPES:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from monitor.alerting import Alerting
 from monitor.config import Settings
+from monitor.browser import BrowserFetcher
 from monitor.delivery import Outbox, build_channels
 from monitor.fetcher import Clock, FetchOptions, HttpFetcher, SystemClock
 from monitor.pipeline import Checker
@@ -52,8 +53,17 @@ async def open_checker(
 ) -> AsyncIterator[Checker]:
     """A Checker with its fetchers open for the duration of the block."""
     clock = clock or SystemClock()
-    async with HttpFetcher(fetch_options(settings), clock=clock) as http:
-        yield Checker(settings, store.repo, {"http": http}, clock, Alerting(settings))
+    options = fetch_options(settings)
+    browser = BrowserFetcher(
+        settings.browser,
+        user_agent=options.user_agent,
+        accept_language=options.accept_language,
+        clock=clock,
+        max_bytes=options.max_bytes,
+    )
+    # The browser launches Chromium only when a document first needs it.
+    async with HttpFetcher(options, clock=clock) as http, browser:
+        yield Checker(settings, store.repo, http, browser, clock, Alerting(settings))
 
 
 def make_outbox(settings: Settings, store: Store) -> Outbox:

@@ -101,3 +101,17 @@ def _keeps_fragment(fragment: str) -> bool:
         if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):
             return False
     return True
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'\]\)]+", re.IGNORECASE)
+
+
+def canonical_text_urls(text: str, base_url: str) -> str:
+    """Web addresses printed as text, put in canonical form like link targets.
+
+    Pages sometimes print a link's address as its visible text, rotating tokens and all
+    (`l.php?u=...&h=AT...`); the words are content, the token is not.
+    """
+    if "http" not in text and "HTTP" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: canonical_url(m.group(0), base_url) or m.group(0), text)

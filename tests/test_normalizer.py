@@ -12,13 +12,9 @@ from bs4 import BeautifulSoup
 
 from monitor.document import Document
 from monitor.errors import ExtractError
-from monitor.normalizer import (
-    ExtractRules,
-    check_walls,
-    normalize_html,
-    normalize_markdown,
-    normalize_text,
-)
+from monitor.guards import check_walls
+from monitor.markdown import normalize_markdown
+from monitor.normalizer import ExtractRules, normalize_html, normalize_text
 from tests import corpus
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
