@@ -109,7 +109,7 @@ class TreeSampler:
 
     def __init__(self, root: int) -> None:
         self.root = root
-        self.peak_rss = self.peak_pss = self.processes = 0
+        self.peak_rss = self.peak_pss = self.processes = self.last_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -129,7 +129,8 @@ class TreeSampler:
     def sample(self) -> None:
         pids = _tree(self.root)
         self.peak_rss = max(self.peak_rss, sum(_status_kb(p, "VmRSS") for p in pids))
-        self.peak_pss = max(self.peak_pss, sum(_status_kb(p, "Pss", "smaps_rollup") for p in pids))
+        self.last_pss = sum(_status_kb(p, "Pss", "smaps_rollup") for p in pids)
+        self.peak_pss = max(self.peak_pss, self.last_pss)
         self.processes = max(self.processes, len(pids))
 
 
@@ -169,6 +170,7 @@ async def browser_run(
             "first": first,
             "rss": chromium.peak_rss / 1024,
             "pss": chromium.peak_pss / 1024,
+            "idle": chromium.last_pss / 1024,  # sampled after the last context closed
             "processes": float(chromium.processes),
             "driver": (_status_kb(driver, "VmRSS") / 1024) if driver else float("nan"),
         }
@@ -184,6 +186,7 @@ HEADERS = (
     "launch + first ms",
     "Chromium peak RSS MB",
     "Chromium peak PSS MB",
+    "idle PSS MB",
     "processes",
     "driver RSS MB",
     "Python RSS MB",
@@ -202,14 +205,14 @@ def python_rss_mb() -> float:
 
 def measure(server: PageServer) -> list[list[object]]:
     http_times = asyncio.run(http_run(server.url("/static")))
-    dash = ["-"] * 5
+    dash = ["-"] * 6
     rows: list[list[object]] = [
         ["http", "static", "-", *_times(http_times), *dash, f"{python_rss_mb():.0f}"]
     ]
     for label, path, select, settle in CASES:
         times, memory = asyncio.run(browser_run(server.url(path), select, settle))
         wait = " or ".join(select) if select else "network idle"
-        columns = ("first", "rss", "pss", "processes", "driver")
+        columns = ("first", "rss", "pss", "idle", "processes", "driver")
         rows.append(
             [
                 f"browser, settle {settle}",

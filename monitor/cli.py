@@ -35,6 +35,7 @@ from monitor.runtime import Store, make_outbox, open_checker, open_store
 from monitor.scheduler import Daemon
 from monitor.topics import DEFAULT_TOPICS
 from monitor.validate import validate_documents
+from monitor.web.server import serve_web
 from storage.db import current_revision
 from storage.values import DELIVERY_STATUSES, NotFound
 
@@ -75,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="run the daemon: check every document on its schedule"
     )
     run.add_argument("--once", action="store_true", help="check every document once, then exit")
+    run.add_argument("--no-web", action="store_true", help="do not serve the web UI")
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="serve the history in a browser, without checking"
+    )
+    serve.add_argument("--host", help="address to listen on (default: [web] host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: [web] port)")
 
     check = sub.add_parser("check", parents=[common], help="check documents now, once")
     check.add_argument("slugs", nargs="*", metavar="SLUG")
@@ -148,20 +156,59 @@ def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     store = open_store(settings)
     if args.once:
         return _check_now(settings, store, [], out)
-    return asyncio.run(_run_daemon(settings, store))
+    return asyncio.run(_run_daemon(settings, store, web=not args.no_web))
 
 
-async def _run_daemon(settings: Settings, store: Store) -> int:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_daemon(settings: Settings, store: Store, *, web: bool) -> int:
+    stop = _stop_on_signals()
+    server = None
+    if web:
+        server = asyncio.create_task(
+            serve_web(
+                settings,
+                store.engine,
+                host=settings.web.host,
+                port=settings.web.port,
+                stop=stop,
+                ready=lambda url: log.info("serving the history at %s", url),
+            )
+        )
+        server.add_done_callback(lambda _task: stop.set())  # a bind error stops the daemon
     async with open_checker(settings, store) as checker:
         outbox = make_outbox(settings, store) if settings.channels else None
         daemon = Daemon(settings, checker, store.repo.last_check_times, outbox=outbox)
         await daemon.run(stop)
+    if server is not None:
+        await server  # re-raises a bind or token error
     log.info("stopped")
     return EXIT_OK
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    store = open_store(settings)
+
+    async def serve() -> int:
+        await serve_web(
+            settings,
+            store.engine,
+            host=args.host or settings.web.host,
+            port=settings.web.port if args.port is None else args.port,
+            stop=_stop_on_signals(),
+            ready=lambda url: out.print(f"serving the history at {url} (Ctrl-C to stop)"),
+        )
+        return EXIT_OK
+
+    return asyncio.run(serve())
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int:
@@ -359,6 +406,7 @@ def _print_json(out: Console, data: object) -> None:
 Command = Callable[[Settings, argparse.Namespace, Console], int]
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
+    "serve": cmd_serve,
     "check": cmd_check,
     "history": cmd_history,
     "checks": cmd_checks,

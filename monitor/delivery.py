@@ -1,27 +1,31 @@
 """Pending alerts -> channels: claim, send, record; retry with back-off, give up into `dead`.
 
-A delivery is claimed for a lease before it is sent, so two processes (the daemon and a
-`policywatch check`) never send it at the same time; it is marked sent right after the channel
-accepts it, so it is never sent twice after it succeeded (a crash between the two can repeat it:
-receivers recognise the repeat by its stable idempotency key). Retries back off exponentially
-with jitter, a receiver's Retry-After wins, permanent failures and the last attempt go `dead`.
-Digest channels get one message for all their alerts of a period.
+A delivery is claimed for a lease right before it is sent, so two processes (the daemon and a
+`policywatch check`) never send it at the same time, and a crash strands only the delivery in
+flight until its lease runs out; it is marked sent right after the channel accepts it, so it is
+never sent twice after it succeeded (a crash between the two can repeat it: receivers recognise
+the repeat by its stable idempotency key). `stop()` ends a pass after the delivery in flight.
+Retries back off exponentially with jitter, a receiver's Retry-After wins, permanent failures and
+the last attempt go `dead`. Digest channels get one message for all their alerts of a period.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
 import random
+import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from alerts import Channel, DeliveryError, make_channel
-from monitor.config import AnyChannel, Settings, channel_secrets
+from monitor.config import AnyChannel, EmailChannelSettings, Settings, channel_secrets
 from monitor.errors import ConfigError
 from storage.repo import Repo
 from storage.values import DeliveryOut
@@ -33,18 +37,73 @@ LEASE = timedelta(minutes=10)
 def build_channels(
     settings: Settings, environ: Mapping[str, str] = os.environ
 ) -> dict[str, Channel]:
-    """The configured channels, secrets read from the environment (a missing one: ConfigError)."""
+    """The configured channels, secrets read from the environment (a missing one: ConfigError).
+
+    Their errors never carry a configured secret: a receiver may echo one back (a proxy's
+    "Cannot POST /services/T0/B0/xyz", an SMTP server repeating the AUTH line), and an error
+    message goes to the log, the database and the web UI.
+    """
     secrets = channel_secrets(settings, environ)
+    hidden = secret_forms(settings, secrets, environ)
     channels: dict[str, Channel] = {}
     for index, conf in enumerate(settings.channels):
         options = conf.options(secrets[conf.name])
         if isinstance(options.get("path"), str):  # a relative path is relative to the config
             options["path"] = str(settings.path.parent / options["path"])
         try:
-            channels[conf.name] = make_channel(conf.kind, conf.name, options)
+            channel = make_channel(conf.kind, conf.name, options)
         except ValueError as exc:
             raise ConfigError(str(exc), path=str(settings.path), key=f"channels[{index}]") from None
+        channels[conf.name] = MaskedChannel(channel, hidden)
     return channels
+
+
+def secret_forms(
+    settings: Settings, secrets: Mapping[str, Mapping[str, str]], environ: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Every secret value, and the forms a receiver may echo it in, longest first."""
+    forms: set[str] = set()
+    for conf in settings.channels:
+        for value in secrets.get(conf.name, {}).values():
+            forms.add(value)
+            parts = urlsplit(value)
+            if parts.scheme and parts.path.strip("/"):  # a URL whose path is the secret
+                forms.update({parts.path, parts.path.strip("/")})
+                if parts.query:
+                    forms.add(f"{parts.path}?{parts.query}")
+        password = secrets.get(conf.name, {}).get("password")
+        if isinstance(conf, EmailChannelSettings) and password:
+            # AUTH LOGIN sends the password in base64, AUTH PLAIN "\0user\0password".
+            plain = f"\0{conf.username or ''}\0{password}".encode()
+            forms.update(base64.b64encode(v).decode() for v in (password.encode(), plain))
+    token = settings.web.resolved_token(environ)
+    if token:
+        forms.add(token)
+    return tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
+
+
+class MaskedChannel:
+    """A channel whose DeliveryError messages have every secret form replaced by "***"."""
+
+    def __init__(self, inner: Channel, secrets: Sequence[str]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.kind = inner.kind
+        self._secrets = tuple(secrets)
+
+    def send(self, payload: Mapping[str, Any], *, idempotency_key: str, now: datetime) -> None:
+        try:
+            self.inner.send(payload, idempotency_key=idempotency_key, now=now)
+        except DeliveryError as exc:
+            message = exc.message
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            if message == exc.message:
+                raise
+            # Not chained: the original error, secret and all, must not reach a traceback.
+            raise DeliveryError(
+                message, permanent=exc.permanent, retry_after=exc.retry_after
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +135,36 @@ class Outbox:
         self.conf: dict[str, AnyChannel] = {c.name: c for c in settings.channels}
         self._rng = rng or random.Random()
         self._lease = lease
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the delivery in flight, start no other (the daemon is shutting down)."""
+        self._stop.set()
 
     def deliver_due(self, now: datetime) -> list[Attempt]:
-        """Send every due delivery once; digest channels get one message per channel."""
+        """Send every due delivery once; digest channels get one message per channel.
+
+        Each delivery is claimed just before its attempt, not the whole batch at once, so a
+        crash or a stop in the middle of a pass leaves the rest due, not leased.
+        """
         attempts: list[Attempt] = []
         digests: dict[str, list[DeliveryOut]] = defaultdict(list)
-        for delivery in self.repo.claim_deliveries(now, self._lease):
-            conf = self.conf.get(delivery.channel)
+        for due in self.repo.due_deliveries(now):
+            if self._stop.is_set():
+                return attempts
+            conf = self.conf.get(due.channel)
             if conf is not None and conf.digest != "immediate":
-                digests[delivery.channel].append(delivery)
-            else:
+                digests[due.channel].append(due)
+            elif delivery := self.repo.claim_delivery(due.id, now, self._lease):
                 attempts.append(self._send(delivery.channel, [delivery], delivery.payload, now))
-        for name, group in digests.items():
-            attempts.append(self._send(name, group, self._digest(name, group, now), now))
+        for name, due_group in digests.items():
+            if self._stop.is_set():
+                break
+            group = [
+                d for g in due_group if (d := self.repo.claim_delivery(g.id, now, self._lease))
+            ]
+            if group:
+                attempts.append(self._send(name, group, self._digest(name, group, now), now))
         return attempts
 
     def backoff(self, attempts: int) -> float:

@@ -196,3 +196,39 @@ class Delivery(Base):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class SearchLine(Base):
+    """A distinct canonical line (block) of any version, for phrase search (storage.search).
+
+    `text` is kept only where SQLite's FTS5 is missing (the LIKE fallback needs it); with FTS5
+    the line lives in the full-text index and in the compressed version texts, not a third time.
+    """
+
+    __tablename__ = "search_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(8), unique=True)
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class BlockSpan(Base):
+    """A run of versions of a page in which a line is present: since_version up to, not
+    including, until_version (NULL while the latest version still has it)."""
+
+    __tablename__ = "block_spans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("search_lines.id"), index=True)
+    since_version: Mapped[int] = mapped_column(Integer)
+    until_version: Mapped[int | None] = mapped_column(Integer)
+
+
+# Spans are looked up by page only while open (when a version is added): a partial index.
+Index(
+    "ix_block_spans_open",
+    BlockSpan.page_id,
+    sqlite_where=BlockSpan.until_version.is_(None),
+    postgresql_where=BlockSpan.until_version.is_(None),
+)

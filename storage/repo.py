@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, FromClause, Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from storage import blobs
+from storage import blobs, search
 from storage.db import writer
 from storage.models import (
     Alert,
@@ -405,6 +405,26 @@ class Repo:
                 row[0].next_attempt_at = now + lease
             return [_delivery_out(*row) for row in rows]
 
+    def claim_delivery(
+        self, delivery_id: int, now: datetime, lease: timedelta
+    ) -> DeliveryOut | None:
+        """Take one due delivery for an attempt, as `claim_deliveries` does; None when it is no
+        longer due (sent meanwhile, or taken by another process). Claiming each delivery just
+        before it is sent means a crash leaves at most that one waiting for its lease."""
+        _aware(now, "now")
+        with self._write.begin() as s:
+            row = s.execute(
+                _delivery_query().where(
+                    Delivery.id == delivery_id,
+                    Delivery.status.in_(("pending", "failed")),
+                    Delivery.next_attempt_at <= now,
+                )
+            ).first()
+            if row is None:
+                return None
+            row[0].next_attempt_at = now + lease
+            return _delivery_out(*row)
+
     def deliveries(self, status: str | None = None, limit: int = 100) -> list[DeliveryOut]:
         """Deliveries newest first, optionally only those with one status."""
         query = _delivery_query().order_by(Delivery.id.desc()).limit(limit)
@@ -553,6 +573,7 @@ def _add_version(
     )
     s.add(row)
     s.flush()
+    search.version_added(s.connection(), page_id, row.number, new.text)
     return row
 
 

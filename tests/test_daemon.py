@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from monitor import config
 from monitor.pipeline import CheckResult
 from monitor.runtime import open_checker, open_store
@@ -71,10 +73,11 @@ def test_daemon_checks_every_document_and_stops(tmp_path: Path) -> None:
         assert set(store.repo.last_check_times()) == {"a", "b", "c", "broken"}
 
 
-def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path) -> None:
+def test_sigterm_stops_the_daemon_and_its_web_ui_cleanly(tmp_path: Path) -> None:
     with PageServer() as site:
         site.set("/a", Response(body=policy_page(), headers=HTML))
         path = write_config(tmp_path, document("a", site.url("/a")), extra='jitter = "0s"')
+        path.write_text(path.read_text() + "\n[web]\nport = 0\n")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--config", str(path), "run"],
@@ -84,10 +87,17 @@ def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path) -> None:
         ) as proc:
             assert proc.stderr is not None
             seen = []
+            url = None
             for line in proc.stderr:  # blocks on the daemon's own log, no sleeping
                 seen.append(line)
-                if " a new v1 " in line:
+                if "serving the history at " in line:
+                    url = line.rsplit(" ", 1)[-1].strip()
+                if " a new v1 " in line and url:
                     break
+            assert url is not None, "".join(seen)
+            page = httpx.get(url + "/documents/a", timeout=10)
+            assert page.status_code == 200
+            assert "Version 1" in page.text
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=15)
             rest = proc.stderr.read()

@@ -1,0 +1,390 @@
+"""The JSON API under /api/ (schema at /api/openapi.json): documents, versions and their texts,
+changes with their change sets, compare, search, checks, deliveries. Fields are only ever added.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.web.context import WebContext, context
+from monitor.web.routes_html import compared, level_or_none, page_or_404, parse_day
+from storage import search as search_mod
+from storage.queries import ChangeBrief
+from storage.values import ChangeOut, CheckOut, IncidentOut, PageOut, VersionOut
+
+router = APIRouter(prefix="/api", tags=["history"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+Level = Annotated[
+    str | None, Query(description="cosmetic, minor or substantive: this level or above")
+]
+
+
+class CheckModel(BaseModel):
+    id: int
+    document: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    error_kind: str | None
+    message: str | None
+    http_status: int | None
+    fetcher: str
+    duration_ms: float
+    version: int | None
+
+    @classmethod
+    def of(cls, c: CheckOut) -> CheckModel:
+        return cls(
+            id=c.id,
+            document=c.slug,
+            started_at=c.started_at,
+            finished_at=c.finished_at,
+            outcome=c.outcome,
+            error_kind=c.error_kind,
+            message=c.message,
+            http_status=c.http_status,
+            fetcher=c.fetcher,
+            duration_ms=c.duration_ms,
+            version=c.version,
+        )
+
+
+class IncidentModel(BaseModel):
+    kind: str
+    opened_at: datetime
+    failures: int
+    last_error: str | None
+
+
+class ChangeSummary(BaseModel):
+    id: int
+    from_version: int
+    to_version: int
+    created_at: datetime
+    significance: str
+    topics: list[str]
+    flags: list[str]
+    n_changes: int
+
+    @classmethod
+    def of(cls, c: ChangeBrief) -> ChangeSummary:
+        return cls(
+            id=c.id,
+            from_version=c.from_version,
+            to_version=c.to_version,
+            created_at=c.created_at,
+            significance=c.significance,
+            topics=c.topics,
+            flags=c.flags,
+            n_changes=c.n_changes,
+        )
+
+
+class DocumentModel(BaseModel):
+    slug: str
+    name: str
+    url: str
+    fetcher: str
+    active: bool
+    versions: int
+    last_check: CheckModel | None
+    open_incident: IncidentModel | None = None
+    latest_change: ChangeSummary | None = None
+
+    @classmethod
+    def of(
+        cls, p: PageOut, incident: IncidentOut | None, latest: ChangeBrief | None
+    ) -> DocumentModel:
+        return cls(
+            slug=p.slug,
+            name=p.name,
+            url=p.url,
+            fetcher=p.fetcher,
+            active=p.active,
+            versions=p.versions,
+            last_check=CheckModel.of(p.last_check) if p.last_check else None,
+            open_incident=IncidentModel(
+                kind=incident.kind,
+                opened_at=incident.opened_at,
+                failures=incident.failures,
+                last_error=incident.last_error,
+            )
+            if incident
+            else None,
+            latest_change=ChangeSummary.of(latest) if latest else None,
+        )
+
+
+class VersionModel(BaseModel):
+    number: int
+    created_at: datetime
+    technical: bool
+    words: int
+    text_sha256: str
+    change_id: int | None = None
+
+
+class VersionText(BaseModel):
+    document: str
+    number: int
+    created_at: datetime
+    technical: bool
+    words: int
+    text_sha256: str
+    text: str
+
+    @classmethod
+    def of(cls, slug: str, v: VersionOut) -> VersionText:
+        return cls(
+            document=slug,
+            number=v.number,
+            created_at=v.created_at,
+            technical=v.technical,
+            words=v.words,
+            text_sha256=v.text_sha256,
+            text=v.text,
+        )
+
+
+class ChangeModel(BaseModel):
+    id: int
+    document: str
+    from_version: int
+    to_version: int
+    created_at: datetime
+    significance: str
+    topics: list[str]
+    flags: list[str]
+    n_changes: int
+    changes: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, c: ChangeOut) -> ChangeModel:
+        return cls(
+            id=c.id,
+            document=c.slug,
+            from_version=c.from_version,
+            to_version=c.to_version,
+            created_at=c.created_at,
+            significance=c.significance,
+            topics=c.topics,
+            flags=c.flags,
+            n_changes=c.n_changes,
+            changes=c.changeset,
+        )
+
+
+class CompareModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: str = Field(default="policywatch.changeset/1", alias="schema")
+    document: str
+    from_version: int
+    to_version: int
+    significance: str | None
+    topics: list[str]
+    flags: list[str]
+    changes: list[dict[str, Any]]
+
+
+class RunModel(BaseModel):
+    since: int
+    since_at: datetime
+    since_change: int | None
+    until: int | None
+    until_at: datetime | None
+    until_change: int | None
+
+
+class SearchHitModel(BaseModel):
+    document: str
+    name: str
+    present: bool
+    runs: list[RunModel]
+    example: str | None
+
+
+class DeliveryModel(BaseModel):
+    id: int
+    alert_id: int
+    alert_kind: str
+    document: str | None
+    change_id: int | None
+    channel: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@router.get("/documents", response_model=list[DocumentModel])
+def documents(request: Request) -> list[DocumentModel]:
+    """Every document, with its last check, open incident and latest change."""
+    rows = context(request).queries.dashboard()
+    return [DocumentModel.of(d.page, d.incident, d.latest_change) for d in rows]
+
+
+@router.get("/documents/{slug}", response_model=DocumentModel)
+def document(request: Request, slug: str) -> DocumentModel:
+    web = context(request)
+    found = next((d for d in web.queries.dashboard() if d.page.slug == slug), None)
+    if found is None:
+        raise HTTPException(404, f"no document {slug!r}")
+    return DocumentModel.of(found.page, found.incident, found.latest_change)
+
+
+@router.get("/documents/{slug}/versions", response_model=list[VersionModel])
+def versions(
+    request: Request, slug: str, limit: Limit = 100, offset: Offset = 0
+) -> list[VersionModel]:
+    """Versions newest first, without their texts."""
+    web = context(request)
+    page_or_404(web, slug)
+    entries = web.queries.timeline(slug, offset=offset, limit=limit).rows
+    return [
+        VersionModel(
+            number=e.number,
+            created_at=e.created_at,
+            technical=e.technical,
+            words=e.words,
+            text_sha256=e.text_sha256,
+            change_id=e.change.id if e.change else None,
+        )
+        for e in entries
+    ]
+
+
+def _version(web: WebContext, slug: str, number: int) -> VersionOut:
+    found = web.repo.version(slug, number)
+    if found is None:
+        page_or_404(web, slug)
+        raise HTTPException(404, f"{slug!r} has no version {number}")
+    return found
+
+
+@router.get("/documents/{slug}/versions/{number}", response_model=VersionText)
+def version(request: Request, slug: str, number: int) -> VersionText:
+    """One version with its canonical text."""
+    return VersionText.of(slug, _version(context(request), slug, number))
+
+
+@router.get("/documents/{slug}/versions/{number}/text", response_class=PlainTextResponse)
+def version_text(request: Request, slug: str, number: int) -> PlainTextResponse:
+    """The canonical text alone, as text/plain."""
+    return PlainTextResponse(_version(context(request), slug, number).text)
+
+
+@router.get("/documents/{slug}/at/{day}", response_model=VersionText)
+def version_at(request: Request, slug: str, day: str) -> VersionText:
+    """The version in force at the end of `day` (YYYY-MM-DD, UTC)."""
+    web = context(request)
+    page_or_404(web, slug)
+    found = web.repo.version_at(slug, datetime.combine(parse_day(day), time.max, UTC))
+    if found is None:
+        raise HTTPException(404, f"no version of {slug!r} was recorded by {day}")
+    return VersionText.of(slug, found)
+
+
+@router.get("/changes", response_model=list[ChangeModel])
+def changes(
+    request: Request,
+    document: str | None = None,
+    topic: str | None = None,
+    significance: Level = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ChangeModel]:
+    """Changes newest first, each with its change set; filter by document, topic, significance."""
+    web = context(request)
+    if document is not None:
+        page_or_404(web, document)
+    found = web.queries.changes(
+        slug=document,
+        topic=topic,
+        significance=level_or_none(significance),
+        offset=offset,
+        limit=limit,
+    )
+    return [ChangeModel.of(c) for c in found]
+
+
+@router.get("/changes/{change_id}", response_model=ChangeModel)
+def change(request: Request, change_id: int) -> ChangeModel:
+    found = context(request).repo.change(change_id)
+    if found is None:
+        raise HTTPException(404, f"no change {change_id}")
+    return ChangeModel.of(found)
+
+
+@router.get("/documents/{slug}/compare", response_model=CompareModel)
+def compare(
+    request: Request,
+    slug: str,
+    from_: Annotated[int, Query(alias="from", ge=1)],
+    to: Annotated[int, Query(ge=1)],
+) -> CompareModel:
+    """Diff any two versions now (the same differ and topic rules as the checks)."""
+    web = context(request)
+    page_or_404(web, slug)
+    data = compared(web, slug, from_, to)["assessment"]
+    return CompareModel(
+        document=slug,
+        from_version=from_,
+        to_version=to,
+        significance=data["significance"],
+        topics=data["topics"],
+        flags=data["flags"],
+        changes=data["changes"],
+    )
+
+
+@router.get("/search", response_model=list[SearchHitModel])
+def search(
+    request: Request, q: Annotated[str, Query(min_length=1, max_length=200)]
+) -> list[SearchHitModel]:
+    """Documents where a phrase appears in some version, and the runs of versions holding it."""
+    hits = search_mod.search(context(request).engine, q)
+    return [
+        SearchHitModel(
+            document=h.slug,
+            name=h.name,
+            present=h.present,
+            runs=[RunModel(**vars(r)) for r in h.runs],
+            example=h.example,
+        )
+        for h in hits
+    ]
+
+
+@router.get("/checks", response_model=list[CheckModel])
+def checks(
+    request: Request,
+    document: str | None = None,
+    errors: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[CheckModel]:
+    """Checks newest first; `errors=true` keeps failed and pending ones."""
+    web = context(request)
+    if document is not None:
+        page_or_404(web, document)
+    rows = web.queries.checks(document, errors_only=errors, offset=offset, limit=limit).rows
+    return [CheckModel.of(c) for c in rows]
+
+
+@router.get("/deliveries", response_model=list[DeliveryModel])
+def deliveries(request: Request, limit: Limit = 100) -> list[DeliveryModel]:
+    """Recent deliveries of alerts to channels, newest first."""
+    return [
+        DeliveryModel(**{**vars(d), "document": d.slug})
+        for d in context(request).queries.deliveries(limit)
+    ]
