@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench check clean
+.PHONY: run test lint format bench demo check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,16 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	@test -f config.toml || $(BIN)/policywatch init
 	$(BIN)/policywatch run
+
+demo: $(STAMP)
+	$(BIN)/policywatch demo
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.differ
+	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.fetchers
 
 check: $(STAMP)
 	$(BIN)/policywatch check

@@ -24,10 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from alerts import DeliveryError
 from alerts.render import sample_payload
 from monitor import config as config_mod
+from monitor import demo as demo_mod
 from monitor import terminal
 from monitor.compare import compare as compare_sources
 from monitor.config import DocumentSettings, Settings
 from monitor.delivery import build_channels
+from monitor.demo import DemoSite
 from monitor.errors import ConfigError, PolicywatchError, UsageError
 from monitor.normalizer import ExtractRules
 from monitor.pipeline import CheckResult
@@ -71,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_config_option(None)],
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_daemon_commands(sub, common)
+    _add_history_commands(sub, common)
+    _add_tool_commands(sub, common)
+    return parser
 
+
+def _add_daemon_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     run = sub.add_parser(
         "run", parents=[common], help="run the daemon: check every document on its schedule"
     )
@@ -87,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="check documents now, once")
     check.add_argument("slugs", nargs="*", metavar="SLUG")
 
+    demo = sub.add_parser(
+        "demo", help="watch a local demo site change: daemon, alerts to an mbox, the web UI"
+    )
+    demo.add_argument("--dir", default="policywatch-demo", help="where the demo keeps its files")
+    demo.add_argument("--step", default="40s", help="time between two changes of the site")
+    demo.add_argument("--port", type=int, default=8080, help="port of the web UI")
+    demo.add_argument("--for", dest="duration", help="stop after this long (default: Ctrl-C)")
+
+
+def _add_history_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     history = sub.add_parser("history", parents=[common], help="versions and changes, newest first")
     history.add_argument("slug", metavar="SLUG")
     history.add_argument("--json", action="store_true")
@@ -117,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--select", action="append", default=[], metavar="CSS")
     compare.add_argument("--remove", action="append", default=[], metavar="CSS")
 
+
+def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     validate = sub.add_parser(
         "validate", parents=[common], help="fetch twice and check the extraction is sound"
     )
@@ -145,7 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_sub.add_parser("upgrade", parents=[common], help="apply migrations (Alembic)")
-    return parser
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -156,7 +175,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     store = open_store(settings)
     if args.once:
         return _check_now(settings, store, [], out)
-    return asyncio.run(_run_daemon(settings, store, web=not args.no_web))
+    return asyncio.run(_run_daemon(settings, store, web=not args.no_web, stop=_stop_on_signals))
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -167,8 +186,10 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _run_daemon(settings: Settings, store: Store, *, web: bool) -> int:
-    stop = _stop_on_signals()
+async def _run_daemon(
+    settings: Settings, store: Store, *, web: bool, stop: Callable[[], asyncio.Event]
+) -> int:
+    stopped = stop()
     server = None
     if web:
         server = asyncio.create_task(
@@ -177,15 +198,15 @@ async def _run_daemon(settings: Settings, store: Store, *, web: bool) -> int:
                 store.engine,
                 host=settings.web.host,
                 port=settings.web.port,
-                stop=stop,
+                stop=stopped,
                 ready=lambda url: log.info("serving the history at %s", url),
             )
         )
-        server.add_done_callback(lambda _task: stop.set())  # a bind error stops the daemon
+        server.add_done_callback(lambda _task: stopped.set())  # a bind error stops the daemon
     async with open_checker(settings, store) as checker:
         outbox = make_outbox(settings, store) if settings.channels else None
         daemon = Daemon(settings, checker, store.repo.last_check_times, outbox=outbox)
-        await daemon.run(stop)
+        await daemon.run(stopped)
     if server is not None:
         await server  # re-raises a bind or token error
     log.info("stopped")
@@ -365,6 +386,54 @@ def cmd_test_alert(settings: Settings, args: argparse.Namespace, out: Console) -
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, out: Console) -> int:
+    step = config_mod.parse_duration(args.step)
+    duration = config_mod.parse_duration(args.duration) if args.duration else None
+    if step < 4:
+        raise UsageError(
+            f"--step must be at least 4s (the demo checks 4 times a step), got {args.step}"
+        )
+    site = DemoSite()
+    try:
+        path = demo_mod.write_config(
+            Path(args.dir), site.url, every=f"{step / 4:g}s", port=args.port
+        )
+        settings = config_mod.load(path)
+        store = open_store(settings)
+        out.print(
+            f"demo site: {site.url}  ·  history: {settings.web.base_url}  ·  alerts: "
+            f"{path.parent / 'alerts.mbox'}\nthe site changes every {args.step}; Ctrl-C stops.",
+            highlight=False,
+        )
+
+        def stop_event() -> asyncio.Event:
+            stop = _stop_on_signals()
+            asyncio.get_running_loop().create_task(_demo_timeline(site, step, duration, stop))
+            return stop
+
+        return asyncio.run(_run_daemon(settings, store, web=True, stop=stop_event))
+    finally:
+        site.close()
+
+
+async def _demo_timeline(
+    site: DemoSite, step: float, duration: float | None, stop: asyncio.Event
+) -> None:
+    loop = asyncio.get_running_loop()
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    for stage, what in enumerate(demo_mod.STAGES):
+        site.stage = stage
+        log.info("demo site: %s", what)
+        if stage == len(demo_mod.STAGES) - 1:
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), step)
+            return
+        except TimeoutError:
+            continue
+
+
 def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; use --force to overwrite it")
@@ -432,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = config_mod.config_path(args.config)
         if args.command == "init":
             return cmd_init(path, args, out)
+        if args.command == "demo":
+            return cmd_demo(args, out)
         if args.command == "compare":
             settings = config_mod.load(path) if (args.config or path.exists()) else None
             return cmd_compare(settings, args, out)
