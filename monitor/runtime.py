@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine
 
 from monitor.alerting import Alerting
-from monitor.config import Settings
 from monitor.browser import BrowserFetcher
+from monitor.config import Settings
 from monitor.delivery import Outbox, build_channels
 from monitor.fetcher import Clock, FetchOptions, HttpFetcher, SystemClock
 from monitor.pipeline import Checker

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from storage.models import Alert, Change, ChangeTopic, Check, Delivery, Incident, Page, Version
-from storage.repo import Repo
+from storage.repo import Repo, change_out
 from storage.values import NOT_GOOD, ChangeOut, CheckOut, IncidentOut, PageOut
 
 LEVELS = ("cosmetic", "minor", "substantive")
@@ -202,7 +202,7 @@ class Queries:
         query = query.order_by(Change.created_at.desc(), Change.id.desc())
         with self._read() as s:
             rows = s.execute(query.offset(offset).limit(limit)).all()
-        return [_change_out(*row) for row in rows]
+        return [change_out(*row) for row in rows]
 
     def neighbours(self, change_id: int) -> tuple[int | None, int | None]:
         """The previous and next change of the same page, by version."""
@@ -379,18 +379,3 @@ def _latest_changes(s: Session) -> dict[str, ChangeBrief]:
         .where(ranked.c.rank == 1)
     )
     return {row[0]: _brief(row[1:], row[8]) for row in s.execute(query)}
-
-
-def _change_out(c: Change, slug: str, from_number: int, to_number: int) -> ChangeOut:
-    return ChangeOut(
-        c.id,
-        slug,
-        from_number,
-        to_number,
-        c.created_at,
-        c.significance,
-        json.loads(c.topics),
-        json.loads(c.flags),
-        json.loads(c.changeset),
-        c.n_changes,
-    )

@@ -296,12 +296,12 @@ class Repo:
         query = _change_query().where(Page.slug == slug)
         query = query.order_by(Change.created_at.desc(), Change.id.desc()).limit(limit)
         with self._read() as s:
-            return [_change_out(*row) for row in s.execute(query)]
+            return [change_out(*row) for row in s.execute(query)]
 
     def change(self, change_id: int) -> ChangeOut | None:
         with self._read() as s:
             row = s.execute(_change_query().where(Change.id == change_id)).first()
-        return _change_out(*row) if row else None
+        return change_out(*row) if row else None
 
     # -- checks
 
@@ -753,7 +753,8 @@ def _change_query() -> Select[Change, str, int, int]:
     )
 
 
-def _change_out(c: Change, slug: str, from_number: int, to_number: int) -> ChangeOut:
+def change_out(c: Change, slug: str, from_number: int, to_number: int) -> ChangeOut:
+    """A change row as the plain value readers get (queries and repo share it)."""
     return ChangeOut(
         c.id,
         slug,

@@ -15,7 +15,7 @@ from monitor.web.context import WebContext, context
 from monitor.web.routes_html import compared, level_or_none, page_or_404, parse_day
 from storage import search as search_mod
 from storage.queries import ChangeBrief
-from storage.values import ChangeOut, CheckOut, IncidentOut, PageOut, VersionOut
+from storage.values import IncidentOut, PageOut, VersionOut
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -26,9 +26,15 @@ Level = Annotated[
 ]
 
 
-class CheckModel(BaseModel):
+class _FromValues(BaseModel):
+    """Built from the storage dataclass of the same fields (`Model.model_validate(value)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CheckModel(_FromValues):
     id: int
-    document: str
+    document: str = Field(validation_alias="slug")
     started_at: datetime
     finished_at: datetime
     outcome: str
@@ -39,22 +45,6 @@ class CheckModel(BaseModel):
     duration_ms: float
     version: int | None
 
-    @classmethod
-    def of(cls, c: CheckOut) -> CheckModel:
-        return cls(
-            id=c.id,
-            document=c.slug,
-            started_at=c.started_at,
-            finished_at=c.finished_at,
-            outcome=c.outcome,
-            error_kind=c.error_kind,
-            message=c.message,
-            http_status=c.http_status,
-            fetcher=c.fetcher,
-            duration_ms=c.duration_ms,
-            version=c.version,
-        )
-
 
 class IncidentModel(BaseModel):
     kind: str
@@ -63,7 +53,7 @@ class IncidentModel(BaseModel):
     last_error: str | None
 
 
-class ChangeSummary(BaseModel):
+class ChangeSummary(_FromValues):
     id: int
     from_version: int
     to_version: int
@@ -72,19 +62,6 @@ class ChangeSummary(BaseModel):
     topics: list[str]
     flags: list[str]
     n_changes: int
-
-    @classmethod
-    def of(cls, c: ChangeBrief) -> ChangeSummary:
-        return cls(
-            id=c.id,
-            from_version=c.from_version,
-            to_version=c.to_version,
-            created_at=c.created_at,
-            significance=c.significance,
-            topics=c.topics,
-            flags=c.flags,
-            n_changes=c.n_changes,
-        )
 
 
 class DocumentModel(BaseModel):
@@ -109,7 +86,7 @@ class DocumentModel(BaseModel):
             fetcher=p.fetcher,
             active=p.active,
             versions=p.versions,
-            last_check=CheckModel.of(p.last_check) if p.last_check else None,
+            last_check=CheckModel.model_validate(p.last_check) if p.last_check else None,
             open_incident=IncidentModel(
                 kind=incident.kind,
                 opened_at=incident.opened_at,
@@ -118,7 +95,7 @@ class DocumentModel(BaseModel):
             )
             if incident
             else None,
-            latest_change=ChangeSummary.of(latest) if latest else None,
+            latest_change=ChangeSummary.model_validate(latest) if latest else None,
         )
 
 
@@ -153,32 +130,9 @@ class VersionText(BaseModel):
         )
 
 
-class ChangeModel(BaseModel):
-    id: int
-    document: str
-    from_version: int
-    to_version: int
-    created_at: datetime
-    significance: str
-    topics: list[str]
-    flags: list[str]
-    n_changes: int
-    changes: list[dict[str, Any]]
-
-    @classmethod
-    def of(cls, c: ChangeOut) -> ChangeModel:
-        return cls(
-            id=c.id,
-            document=c.slug,
-            from_version=c.from_version,
-            to_version=c.to_version,
-            created_at=c.created_at,
-            significance=c.significance,
-            topics=c.topics,
-            flags=c.flags,
-            n_changes=c.n_changes,
-            changes=c.changeset,
-        )
+class ChangeModel(ChangeSummary):
+    document: str = Field(validation_alias="slug")
+    changes: list[dict[str, Any]] = Field(validation_alias="changeset")
 
 
 class CompareModel(BaseModel):
@@ -314,7 +268,7 @@ def changes(
         offset=offset,
         limit=limit,
     )
-    return [ChangeModel.of(c) for c in found]
+    return [ChangeModel.model_validate(c) for c in found]
 
 
 @router.get("/changes/{change_id}", response_model=ChangeModel)
@@ -322,7 +276,7 @@ def change(request: Request, change_id: int) -> ChangeModel:
     found = context(request).repo.change(change_id)
     if found is None:
         raise HTTPException(404, f"no change {change_id}")
-    return ChangeModel.of(found)
+    return ChangeModel.model_validate(found)
 
 
 @router.get("/documents/{slug}/compare", response_model=CompareModel)
@@ -378,7 +332,7 @@ def checks(
     if document is not None:
         page_or_404(web, document)
     rows = web.queries.checks(document, errors_only=errors, offset=offset, limit=limit).rows
-    return [CheckModel.of(c) for c in rows]
+    return [CheckModel.model_validate(c) for c in rows]
 
 
 @router.get("/deliveries", response_model=list[DeliveryModel])
