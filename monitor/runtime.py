@@ -47,6 +47,19 @@ def open_store(settings: Settings) -> Store:
     return Store(engine, Repo(engine))
 
 
+def make_browser(
+    settings: Settings, options: FetchOptions, clock: Clock | None = None
+) -> BrowserFetcher:
+    """The browser fetcher, with the HTTP fetcher's identity (User-Agent, language, size cap)."""
+    return BrowserFetcher(
+        settings.browser,
+        user_agent=options.user_agent,
+        accept_language=options.accept_language,
+        clock=clock,
+        max_bytes=options.max_bytes,
+    )
+
+
 @asynccontextmanager
 async def open_checker(
     settings: Settings, store: Store, clock: Clock | None = None
@@ -54,15 +67,11 @@ async def open_checker(
     """A Checker with its fetchers open for the duration of the block."""
     clock = clock or SystemClock()
     options = fetch_options(settings)
-    browser = BrowserFetcher(
-        settings.browser,
-        user_agent=options.user_agent,
-        accept_language=options.accept_language,
-        clock=clock,
-        max_bytes=options.max_bytes,
-    )
     # The browser launches Chromium only when a document first needs it.
-    async with HttpFetcher(options, clock=clock) as http, browser:
+    async with (
+        HttpFetcher(options, clock=clock) as http,
+        make_browser(settings, options, clock) as browser,
+    ):
         yield Checker(settings, store.repo, http, browser, clock, Alerting(settings))
 
 

@@ -6,8 +6,8 @@ out, whether two fetches gave the identical text, and a hint when something is w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
@@ -17,8 +17,8 @@ from monitor.document import Document
 from monitor.errors import CheckError
 from monitor.fetcher import FetchResult, HttpFetcher
 from monitor.normalizer import normalize_html
-from monitor.pipeline import rules_for
-from monitor.runtime import fetch_options
+from monitor.pipeline import BLOCKING_STATUSES, ESCALATE, rules_for
+from monitor.runtime import fetch_options, make_browser
 
 HINTS = {
     "empty_shell": 'the page renders with JavaScript: set fetcher = "browser" (or "auto")',
@@ -67,28 +67,61 @@ class ValidationReport:
         }
 
 
+Fetch = Callable[[DocumentSettings], Awaitable[FetchResult]]
+
+
 async def validate_documents(
     settings: Settings, docs: Sequence[DocumentSettings]
 ) -> list[ValidationReport]:
-    async with HttpFetcher(fetch_options(settings)) as fetcher:
-        return [await _validate(settings, doc, fetcher) for doc in docs]
+    """Validate each document with its own fetcher (`auto`: HTTP, then the browser if needed)."""
+    options = fetch_options(settings)
+    async with HttpFetcher(options) as http, make_browser(settings, options) as browser:
+        fetchers: dict[str, Fetch] = {
+            "http": lambda doc: http.fetch(doc.url),
+            "browser": lambda doc: browser.fetch(doc.url, wait_for=doc.select),
+        }
+        return [await _validate(settings, doc, fetchers) for doc in docs]
 
 
 async def _validate(
-    settings: Settings, doc: DocumentSettings, fetcher: HttpFetcher
+    settings: Settings, doc: DocumentSettings, fetchers: dict[str, Fetch]
+) -> ValidationReport:
+    order = ("http", "browser") if doc.fetcher == "auto" else (doc.fetcher,)
+    for kind in order[:-1]:
+        report = await _validate_with(settings, doc, kind, fetchers[kind])
+        if not (report.error_kind in ESCALATE or report.status in BLOCKING_STATUSES):
+            return report
+    return await _validate_with(settings, doc, order[-1], fetchers[order[-1]])
+
+
+async def _validate_with(
+    settings: Settings, doc: DocumentSettings, kind: str, fetch: Fetch
 ) -> ValidationReport:
     first: FetchResult | None = None
     try:
-        first = await fetcher.fetch(doc.url)
+        first = await fetch(doc)
         one = _extract(settings, doc, first)
-        second = await fetcher.fetch(doc.url)
+        second = await fetch(doc)
         two = _extract(settings, doc, second)
     except CheckError as exc:
-        return _failure(doc, first, exc)
+        report = _failure(doc, first, exc)
+        if (
+            kind == "browser"
+            and exc.kind == "fetch"
+            and doc.select
+            and "waiting for" in exc.message
+        ):
+            report = replace(
+                report,
+                selector_matched=False,
+                hint="the page rendered but `select` never matched: check the selector "
+                "against the rendered page (ids and roles last longer than class names)",
+            )
+        return replace(report, fetcher=kind, status=report.status or getattr(exc, "status", None))
     return ValidationReport(
         slug=doc.slug,
         url=doc.url,
-        fetcher="http",
+        fetcher=kind,
         status=first.status,
         selector_matched=True if doc.select else None,
         chars=len(one.text),

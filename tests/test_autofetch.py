@@ -92,3 +92,27 @@ def test_auto_stays_on_http_when_http_works(tmp_path: Path, site: PageServer) ->
     docs = document("policy", site.url("/js"), fetcher="auto")
     with harness(write_config(tmp_path, docs)) as h:
         assert (h.check("policy").fetcher, h.check("policy").fetcher) == ("http", "http")
+
+
+def test_validate_reports_the_fetcher_and_hints(
+    tmp_path: Path, site: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from monitor.cli import main
+
+    docs = document("shell", site.url("/js"), fetcher="http", select=["#root"])
+    docs += document("auto", site.url("/js"), fetcher="auto", select=["#root"])
+    docs += document("miss", site.url("/js"), fetcher="browser", select=["#gone"])
+    path = write_config(tmp_path, docs, extra="")
+    path.write_text(path.read_text() + '\n[browser]\ntimeout = "3s"\n')
+    assert main(["--config", str(path), "validate", "--json"]) == 1
+    reports = {r["document"]: r for r in json.loads(capsys.readouterr().out)}
+    assert reports["shell"]["error"]["kind"] == "empty_shell"
+    assert 'fetcher = "browser"' in reports["shell"]["hint"]
+    assert reports["auto"]["ok"] and reports["auto"]["fetcher"] == "browser"
+    assert reports["auto"]["identical"] is True and reports["auto"]["chars"] > 200
+    assert reports["miss"]["ok"] is False and reports["miss"]["fetcher"] == "browser"
+    assert (
+        reports["miss"]["selector_matched"] is False and "never matched" in reports["miss"]["hint"]
+    )
