@@ -6,12 +6,12 @@ nothing may be lost, duplicated or half-written.
 
 Everything runs on 127.0.0.1: a site whose three pages change every few requests (one of them
 fails in bursts, so incidents open and close), a real SMTP server and a webhook receiver. The
-daemon is a subprocess with a 1 s interval. After the last kill the site stops changing, the
-daemon runs once more until its outbox is empty and is stopped with SIGTERM; deliveries a kill
-left claimed are sent once their lease has run out. Then the database and the receivers are
-checked: `PRAGMA integrity_check` is ok, version numbers have no gaps, no version is duplicated
-or half-written, every change has its alert and every alert reached both receivers at least
-once (a repeat carries the same idempotency key). tests/test_crash.py runs a 20-kill round.
+daemon is a subprocess with a 1 s interval, serving its web UI too. After the last kill the site
+stops changing, the daemon runs once more until its outbox is empty and is stopped with SIGTERM;
+deliveries a kill left claimed are sent once their lease has run out. Then the database and the
+receivers are checked: `PRAGMA integrity_check` is ok, version numbers have no gaps, no version
+is duplicated or half-written, every change has its alert and every alert reached both receivers
+at least once (a repeat carries the same idempotency key). tests/test_crash.py runs a 20-kill round.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -28,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -245,6 +245,8 @@ concurrency = 3
 min_gap = "0s"
 retries = 0
 timeout = "5s"
+[web]
+port = 0
 [alerts]
 incident_after = 3
 backoff = "1s"
@@ -306,7 +308,6 @@ def run(
         site = ChangingSite(server, switch)
         cfg = write_config(workdir, server, smtp, hook)
         daemon = Daemon(cfg, workdir / "daemon.log")
-        os.environ.setdefault(SECRET_ENV, "crash-test-secret")
         phases = [PHASES[i % len(PHASES)] for i in range(kills)]
         rng.shuffle(phases)
         for index, phase in enumerate(phases):
@@ -326,7 +327,12 @@ def run(
         site.frozen = True
         _finish(daemon, workdir, figures, say)
         figures.kills = switch.kills
-        _final_drain(cfg, figures)
+        _final_drain(cfg, daemon.env, figures)
+        if figures.after_lease > sum(figures.kills.values()):
+            figures.problems.append(
+                f"{figures.after_lease} deliveries waited for a lease after "
+                f"{sum(figures.kills.values())} kills: a kill stranded more than the one in flight"
+            )
         _verify(cfg, workdir / "crash.db", smtp, hook, figures)
     figures.seconds = time.monotonic() - started
     return figures
@@ -368,12 +374,12 @@ def _settled(repo: Repo, frozen_at: datetime) -> bool:
     return not repo.due_deliveries(datetime.now(UTC))
 
 
-def _final_drain(cfg: Path, figures: Figures) -> None:
+def _final_drain(cfg: Path, environ: dict[str, str], figures: Figures) -> None:
     """Send what a kill left claimed: due once its lease has run out (here: now + the lease)."""
     settings = config.load(cfg)
     engine = make_engine(settings.database_url)
     try:
-        outbox = Outbox(Repo(engine), settings, build_channels(settings))
+        outbox = Outbox(Repo(engine), settings, build_channels(settings, environ))
         later = datetime.now(UTC) + LEASE + timedelta(minutes=1)
         for _ in range(10):
             attempts = outbox.deliver_due(later)
@@ -480,8 +486,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database and the log")
     args = parser.parse_args()
-    # aiosmtpd warns about its own API, which the test SMTP server uses, on every message.
-    warnings.filterwarnings("ignore", "Session.login_data is deprecated")
+    # aiosmtpd logs a warning about its own API, which the test SMTP server uses, per message.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="policywatch-crash-") as tmp:
         figures = run(Path(tmp), args.kills, args.seed, say=lambda s: print(s, flush=True))
         if args.keep:

@@ -8,6 +8,7 @@ diff-match-patch in character mode on the largest pairs (with a timeout).
 from __future__ import annotations
 
 import difflib
+import itertools
 import time
 
 from diff_match_patch import diff_match_patch
@@ -26,7 +27,7 @@ def main() -> None:
     for name in corpus.DOCUMENTS:
         docs = [normalize_markdown(v.markdown) for v in corpus.versions(name)]
         times, line_times = [], []
-        for old, new in zip(docs, docs[1:], strict=False):
+        for old, new in itertools.pairwise(docs):
             start = time.perf_counter()
             changes = diff_documents(old, new)
             times.append((time.perf_counter() - start) * 1000)
@@ -38,7 +39,9 @@ def main() -> None:
             pairs.append((len(old.text) + len(new.text), name, old, new))
         s, ls = summary(times), summary(line_times)
         largest = max(len(d.text) for d in docs) // 1024
-        rows.append([name, int(s["n"]), f"{largest} KB", s["total"], s["median"], s["p95"], s["max"]])
+        rows.append(
+            [name, int(s["n"]), f"{largest} KB", s["total"], s["median"], s["p95"], s["max"]]
+        )
         line_rows.append([name, ls["median"], ls["max"]])
     print("policywatch differ (block alignment, then words), ms per consecutive pair:\n")
     print(table(["document", "pairs", "largest", "total", "median", "p95", "max"], rows))
@@ -46,7 +49,9 @@ def main() -> None:
     print("\nfor scale, difflib.unified_diff on lines (no word precision), ms:\n")
     print(table(["document", "median", "max"], line_rows))
     _char_mode(sorted(pairs, key=lambda p: p[0], reverse=True)[: 5 if FULL else 2])
-    footer("FULL=1 .venv/bin/python -m bench.differ" if FULL else ".venv/bin/python -m bench.differ")
+    footer(
+        "FULL=1 .venv/bin/python -m bench.differ" if FULL else ".venv/bin/python -m bench.differ"
+    )
 
 
 def _words_exact(changes: object) -> bool:
@@ -71,7 +76,10 @@ def _char_mode(largest: list[tuple[int, str, Document, Document]]) -> None:
         elapsed = time.perf_counter() - start
         status = "timed out (result is approximate)" if elapsed >= timeout * 0.98 else "done"
         rows.append([name, f"{size // 1024} KB", f"{elapsed:.1f} s", status])
-    print(f"\nfor scale, diff-match-patch in character mode on whole texts (timeout {timeout:.0f} s):\n")
+    print(
+        "\nfor scale, diff-match-patch in character mode on whole texts "
+        f"(timeout {timeout:.0f} s):\n"
+    )
     print(table(["document", "pair size", "time", "status"], rows))
 
 

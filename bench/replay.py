@@ -19,6 +19,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import FULL, footer, peak_rss_mb, require_corpus, summary, table
 from bench.replay_server import ReplayServer
@@ -164,7 +165,16 @@ def report_steps(samples: list[Sample]) -> None:
         label = {"new": "version", "changed": "version", "technical": "version"}.get(outcome)
         by_kind[s.kind][label or outcome] += 1
     rows = []
-    for kind in ("first", "text", "link", "token churn", "formatting", "near-empty", "recovery", "refetch"):
+    for kind in (
+        "first",
+        "text",
+        "link",
+        "token churn",
+        "formatting",
+        "near-empty",
+        "recovery",
+        "refetch",
+    ):
         c = by_kind.get(kind)
         if not c:
             continue
@@ -196,12 +206,37 @@ def report_timings(samples: list[Sample]) -> None:
     }
     rows = []
     for label, group in groups.items():
-        wall, cpu, after = (summary([getattr(s, f) for s in group]) for f in ("wall_ms", "cpu_ms", "after_fetch_ms"))
-        rows.append([label, len(group), wall["median"], wall["p95"], wall["max"], cpu["median"], after["median"], after["p95"]])
-    print("\nper check, ms (wall = fetch + everything; after fetch = parse, normalise, diff, topics, store):\n")
+        wall, cpu, after = (
+            summary([getattr(s, f) for s in group]) for f in ("wall_ms", "cpu_ms", "after_fetch_ms")
+        )
+        rows.append(
+            [
+                label,
+                len(group),
+                wall["median"],
+                wall["p95"],
+                wall["max"],
+                cpu["median"],
+                after["median"],
+                after["p95"],
+            ]
+        )
+    print(
+        "\nper check, ms (wall = fetch + everything; "
+        "after fetch = parse, normalise, diff, topics, store):\n"
+    )
     print(
         table(
-            ["checks", "n", "wall median", "wall p95", "wall max", "cpu median", "after-fetch median", "after-fetch p95"],
+            [
+                "checks",
+                "n",
+                "wall median",
+                "wall p95",
+                "wall max",
+                "cpu median",
+                "after-fetch median",
+                "after-fetch p95",
+            ],
             rows,
         )
     )
@@ -220,7 +255,10 @@ def git_packed_size(raw: dict[str, list[str]]) -> int | None:
     if shutil.which("git") is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        run = lambda *args, **kw: subprocess.run(["git", *args], cwd=tmp, check=True, capture_output=True, **kw)  # noqa: E731
+
+        def run(*args: str, **kw: Any) -> None:
+            subprocess.run(["git", *args], cwd=tmp, check=True, capture_output=True, **kw)
+
         run("init", "-q")
         stream = []
         mark = 0
@@ -232,12 +270,16 @@ def git_packed_size(raw: dict[str, list[str]]) -> int | None:
                 message = f"{name} {mark}".encode()
                 stream.append(
                     b"commit refs/heads/main\ncommitter bench <bench@localhost> 0 +0000\n"
-                    + f"data {len(message)}\n".encode() + message + b"\n"
+                    + f"data {len(message)}\n".encode()
+                    + message
+                    + b"\n"
                     + f"M 100644 :{mark} {name}.md\n\n".encode()
                 )
         run("fast-import", "--quiet", input=b"".join(stream))
         run("gc", "--aggressive", "--prune=now", "-q")
-        return sum(p.stat().st_size for p in (Path(tmp) / ".git" / "objects" / "pack").glob("*.pack"))
+        return sum(
+            p.stat().st_size for p in (Path(tmp) / ".git" / "objects" / "pack").glob("*.pack")
+        )
 
 
 def report_storage(workdir: Path, replayed: Replay, settings: config.Settings) -> None:
@@ -270,23 +312,37 @@ def report_storage(workdir: Path, replayed: Replay, settings: config.Settings) -
     print("\nstorage:\n")
     rows = [
         ["raw text of the replayed versions", f"{replayed.raw_bytes / 1e6:.1f} MB"],
-        [f"policywatch database ({versions} versions, their pages, all checks)", f"{size / 1024:,.0f} KiB"],
+        [
+            f"policywatch database ({versions} versions, their pages, all checks)",
+            f"{size / 1024:,.0f} KiB",
+        ],
     ]
     if packed is not None:
         rows.append(["git gc --aggressive of the same texts", f"{packed / 1024:,.0f} KiB"])
         rows.append(["database / git", f"{size / packed:.2f}x"])
     read = summary(reads)
-    rows.append(["read back a random version (median / max)", f"{read['median']:.1f} / {read['max']:.1f} ms"])
+    rows.append(
+        [
+            "read back a random version (median / max)",
+            f"{read['median']:.1f} / {read['max']:.1f} ms",
+        ]
+    )
     print(table(["what", "size"], rows))
     if tables:
-        print("\nlargest tables and indexes: " + ", ".join(f"{n} {s / 1024:,.0f} KiB" for n, s in tables))
+        print(
+            "\nlargest tables and indexes: "
+            + ", ".join(f"{n} {s / 1024:,.0f} KiB" for n, s in tables)
+        )
     topics: Counter[str] = Counter()
     significance: Counter[str] = Counter()
     for name in corpus.DOCUMENTS:
         for change in store.repo.changes(name):
             significance[change.significance] += 1
             topics.update(change.topics)
-    print("\nchanges per significance: " + ", ".join(f"{k} {v}" for k, v in significance.most_common()))
+    print(
+        "\nchanges per significance: "
+        + ", ".join(f"{k} {v}" for k, v in significance.most_common())
+    )
     print("changes per topic: " + ", ".join(f"{k} {v}" for k, v in topics.most_common()))
     store.engine.dispose()
 
@@ -302,7 +358,9 @@ def main() -> None:
         report_timings(replayed.samples)
         report_storage(workdir, replayed, settings)
     print(f"\npeak RSS of the monitor process: {peak_rss_mb():.0f} MB")
-    footer("FULL=1 .venv/bin/python -m bench.replay" if FULL else ".venv/bin/python -m bench.replay")
+    footer(
+        "FULL=1 .venv/bin/python -m bench.replay" if FULL else ".venv/bin/python -m bench.replay"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from tests import corpus
 
 def _serve(conn: Connection) -> None:
     history = {name: {v.n: v.markdown for v in corpus.versions(name)} for name in corpus.DOCUMENTS}
-    current = {name: 1 for name in corpus.DOCUMENTS}
+    current = dict.fromkeys(corpus.DOCUMENTS, 1)
     counter = iter(range(10**12))
     lock = threading.Lock()
 

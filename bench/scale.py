@@ -33,10 +33,13 @@ def variant(index: int, generation: int) -> list[Section]:
     rng = random.Random(index)
     for section in sections:
         section.paragraphs.append(
-            f"Document {index} keeps records for {rng.randint(2, 90)} days in region {rng.randint(1, 40)}."
+            f"Document {index} keeps records for {rng.randint(2, 90)} days "
+            f"in region {rng.randint(1, 40)}."
         )
     if generation:
-        sections[1].paragraphs.append(f"Revision {generation}: we may use research data from studies.")
+        sections[1].paragraphs.append(
+            f"Revision {generation}: we may use research data from studies."
+        )
     return sections
 
 
@@ -65,7 +68,9 @@ def _serve(conn: Connection) -> None:
         def do_POST(self) -> None:
             share = float(self.path.rsplit("/", 1)[-1])
             with lock:
-                for index in random.Random(len(generation)).sample(range(DOCUMENTS), int(DOCUMENTS * share)):
+                for index in random.Random(len(generation)).sample(
+                    range(DOCUMENTS), int(DOCUMENTS * share)
+                ):
                     generation[index] += 1
             self.send_response(204)
             self.send_header("Content-Length", "0")
@@ -92,7 +97,9 @@ async def cycle(settings: config.Settings, store: object) -> tuple[float, list[C
 
 def main() -> None:
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(child,), daemon=True
+    )
     process.start()
     port = parent.recv()
     rows = []
@@ -117,11 +124,22 @@ def main() -> None:
                 phases.append(("all unchanged again", 0.0))
             for label, share in phases:
                 if share:
-                    request = urllib.request.Request(f"http://127.0.0.1:{port}/bump/{share}", method="POST")
+                    request = urllib.request.Request(
+                        f"http://127.0.0.1:{port}/bump/{share}", method="POST"
+                    )
                     urllib.request.urlopen(request, timeout=10).close()
                 elapsed, results = asyncio.run(cycle(settings, store))
                 outcomes = sorted({r.outcome for r in results})
-                rows.append([label, len(results), f"{elapsed:.1f} s", f"{len(results) / elapsed:.0f}", ", ".join(outcomes), f"{peak_rss_mb():.0f} MB"])
+                rows.append(
+                    [
+                        label,
+                        len(results),
+                        f"{elapsed:.1f} s",
+                        f"{len(results) / elapsed:.0f}",
+                        ", ".join(outcomes),
+                        f"{peak_rss_mb():.0f} MB",
+                    ]
+                )
                 print(f"  {label}: {len(results) / elapsed:.0f} checks/s", flush=True)
             store.engine.dispose()
     finally:

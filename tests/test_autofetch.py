@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from monitor.browser import find_chromium
 
+from monitor.browser import find_chromium
 from tests.pageserver import PageServer, Response
 from tests.sitegen import render_sections, sample_policy
 from tests.support import Harness, document, harness, write_config
