@@ -324,7 +324,10 @@ def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
 
 def cmd_compare(settings: Settings | None, args: argparse.Namespace, out: Console) -> int:
     topics = settings.topics if settings else DEFAULT_TOPICS
-    rules = ExtractRules(select=tuple(args.select), remove=tuple(args.remove), min_chars=0)
+    try:
+        rules = ExtractRules(select=tuple(args.select), remove=tuple(args.remove), min_chars=0)
+    except ValueError as exc:  # a selector that does not parse is bad usage
+        raise UsageError(str(exc)) from None
     data = compare_sources(args.old, args.new, fmt=args.input_format, rules=rules, topics=topics)
     if args.json:
         _print_json(out, data)
@@ -437,7 +440,10 @@ async def _demo_timeline(
 def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; use --force to overwrite it")
-    path.write_text(terminal.starter_config(), encoding="utf-8")
+    try:
+        path.write_text(terminal.starter_config(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     out.print(f"wrote {path}; edit it, then run `policywatch check`", highlight=False)
     return EXIT_OK
 
@@ -496,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    # Libraries log every request and job run at INFO; httpx's lines carry full URLs, and a chat
+    # webhook's URL is its secret. policywatch logs what matters itself.
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         args = build_parser().parse_args(argv)
         path = config_mod.config_path(args.config)

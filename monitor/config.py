@@ -39,6 +39,7 @@ CONFIG_ENV = "POLICYWATCH_CONFIG"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+SECRET_KEYS = frozenset({"web.token"})  # their bad values are never repeated in an error
 
 
 def parse_duration(value: object) -> float:
@@ -445,7 +446,8 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
         return ConfigError("required key is missing", path=str(path), key=key)
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind != "value_error":  # our own validators already name the value
-        message = f"{message[:1].lower()}{message[1:]}, got {value!r}"
+        shown = "a value that is not shown (it is a secret)" if key in SECRET_KEYS else repr(value)
+        message = f"{message[:1].lower()}{message[1:]}, got {shown}"
     return ConfigError(message, path=str(path), key=key)
 
 

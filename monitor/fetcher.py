@@ -416,7 +416,7 @@ def _host_of(url: str) -> str:
 
 
 def _translate(exc: httpx.HTTPError, url: str, max_redirects: int) -> FetchError:
-    detail = str(exc) or type(exc).__name__
+    detail = _detail(exc)
     if isinstance(exc, httpx.TooManyRedirects):
         return FetchError("fetch", f"too many redirects (more than {max_redirects}) from {url}")
     if isinstance(exc, httpx.UnsupportedProtocol):
@@ -432,6 +432,21 @@ def _translate(exc: httpx.HTTPError, url: str, max_redirects: int) -> FetchError
     else:
         return FetchError("fetch", f"fetching {url} failed: {detail}")
     return FetchError("fetch", message, transient=True)
+
+
+def _detail(exc: BaseException) -> str:
+    """The most telling words of a library error: its own, else those of the error it wraps
+    (httpx's ReadError on a reset connection says nothing; the OSError under it does)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        if str(current):
+            return str(current)
+        current = current.__cause__ or current.__context__
+    return type(exc).__name__
 
 
 def _gave_up(error: FetchError, attempts: int, note: str = "") -> FetchError:

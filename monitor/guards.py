@@ -102,7 +102,7 @@ def guard(doc: Document, soup: BeautifulSoup, *, min_chars: int) -> None:
         raise ExtractError(
             "empty_shell",
             f"page is an empty JavaScript shell ({chars} characters of text, "
-            f'{round(script / 1024)} KB of script); it needs fetcher = "browser"',
+            f'{_amount(script)} of script); it needs fetcher = "browser"',
         )
     if chars < min_chars:
         raise ExtractError(
@@ -117,3 +117,7 @@ def _script_bytes(soup: BeautifulSoup, chars: int) -> int | None:
     empty_root = any(isinstance(r, Tag) and not r.get_text(strip=True) for r in roots)
     asks_js = any("javascript" in tag.get_text().lower() for tag in soup.find_all("noscript"))
     return script if empty_root or asks_js or script >= _SHELL_SCRIPT_BYTES else None
+
+
+def _amount(size: int) -> str:
+    return f"{round(size / 1024)} KB" if size >= 1024 else f"{size} bytes"

@@ -186,6 +186,8 @@ class Checker:
         try:
             return self._extract(fetched.doc, fetched.result)
         except ExtractError as exc:
+            if fetched.result.final_url != fetched.result.url:  # a wall is often a redirect away
+                exc.message = f"{exc.message} (redirected to {fetched.result.final_url})"
             return exc
 
     def _process(self, fetched: _Fetched, extracted: Document | ExtractError | None) -> CheckResult:

@@ -76,7 +76,7 @@ class Daemon:
         on_result: Callable[[CheckResult], None] | None = None,
         outbox: Outbox | None = None,
         rng: random.Random | None = None,
-        grace: float = 20.0,
+        grace: float = 5.0,
     ) -> None:
         self.settings = settings
         self.checker = checker
@@ -111,8 +111,13 @@ class Daemon:
             await stop.wait()
         finally:
             self._stopping = True
-            scheduler.shutdown(wait=False)
+            # No new runs; the checks in flight get the grace period before anything is
+            # cancelled (APScheduler's shutdown cancels its running jobs at once).
+            scheduler.pause()
+            if self._outbox is not None:
+                self._outbox.stop()  # the delivery pass in flight ends after its current send
             await self._drain()
+            scheduler.shutdown(wait=False)
 
     def _add_jobs(self, scheduler: AsyncIOScheduler, docs: Sequence[DocumentSettings]) -> None:
         now = datetime.now(UTC)
@@ -148,7 +153,11 @@ class Daemon:
             if result.outcome in ("changed", "failed", "unchanged") and self._outbox:
                 await self._deliver()  # a change or an incident may have written alerts
         except asyncio.CancelledError:
-            raise
+            if not self._stopping:
+                raise
+            # Cut short by the shutdown: a fetch leaves nothing behind, and a check already
+            # recording finishes its one transaction in its worker thread.
+            log.warning("check of %s was cut short by the shutdown", doc.slug)
         except Exception:
             # The job wrapper is one of the few places a broad except belongs: one document's
             # bug must not stop the others.
@@ -164,6 +173,11 @@ class Daemon:
         async with self._delivering:
             try:
                 await asyncio.to_thread(self._outbox.deliver_due, datetime.now(UTC))
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # The pass ends in its thread after the delivery in flight (Outbox.stop()).
+                log.warning("delivering alerts was cut short by the shutdown")
             except Exception:
                 log.exception("delivering alerts failed with an unexpected error")
 
