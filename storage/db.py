@@ -93,9 +93,35 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(engine: Engine) -> None:
-    # Two processes starting at once: the second waits for the first, then finds nothing to do.
-    with writer(engine).begin() as connection:
-        command.upgrade(alembic_config(connection), "head")
+    migrate(engine, "head")
+
+
+def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or with `down`, downgrade) to `revision`, in one transaction.
+
+    Two processes starting at once: the second waits for the first, then finds nothing to do.
+    On SQLite, foreign keys are off while it runs (a batch migration rebuilds tables that other
+    tables point to) and every reference is checked before it commits.
+    """
+    with writer(engine).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # takes effect only outside a transaction
+            _pragma(connection, "foreign_keys=OFF")
+        try:
+            with connection.begin():
+                step = command.downgrade if down else command.upgrade
+                step(alembic_config(connection), revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("a migration left rows pointing at rows that do not exist")
+        finally:
+            if sqlite:
+                _pragma(connection, "foreign_keys=ON")
+
+
+def _pragma(connection: Connection, pragma: str) -> None:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA {pragma}")
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

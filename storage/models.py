@@ -123,8 +123,11 @@ class Change(Base):
     significance: Mapped[str] = mapped_column(String(20))
     topics: Mapped[str] = mapped_column(Text)
     flags: Mapped[str] = mapped_column(Text)
-    changeset: Mapped[str] = mapped_column(Text)
     n_changes: Mapped[int] = mapped_column(Integer)
+    # The assessed changes as JSON, zstd-compressed (storage.blobs): a rewrite of a long policy
+    # is thousands of blocks of before / after / spans / evidence. Last, so lists that skip it
+    # never read through it.
+    changeset: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ChangeTopic(Base):

@@ -587,7 +587,7 @@ def _add_change(s: Session, page: Page, change: ChangeIn, new: Version | None, a
         significance=change.significance,
         topics=json.dumps(change.topics),
         flags=json.dumps(change.flags),
-        changeset=json.dumps(change.changeset, ensure_ascii=False),
+        changeset=blobs.encode(json.dumps(change.changeset, ensure_ascii=False).encode()),
         n_changes=len(change.changeset),
     )
     s.add(row)
@@ -764,7 +764,7 @@ def change_out(c: Change, slug: str, from_number: int, to_number: int) -> Change
         c.significance,
         json.loads(c.topics),
         json.loads(c.flags),
-        json.loads(c.changeset),
+        json.loads(blobs.decode(c.changeset)),
         c.n_changes,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage import models
+from storage import blobs, models
 from storage.db import make_engine, upgrade
 from storage.repo import Repo
 from storage.values import (
@@ -603,3 +604,29 @@ def test_alerts_outside_a_check(repo: Repo) -> None:
     assert [d.slug for d in repo.due_deliveries(T0)] == [None, "ai-help"]
     with pytest.raises(NotFound, match="'gone'"):
         repo.add_alert(AlertIn("test", {}, ["mail"]), T0, slug="gone")
+
+
+def test_change_sets_survive_the_compression_migration_both_ways(
+    repo: Repo, engine: Engine
+) -> None:
+    from storage.db import migrate, upgrade
+
+    record_new(repo, T0, policy_text(1))
+    changeset = [{"kind": "added", "section": ["Part 1"], "after": "We may train models. ✓"}]
+    recorded = repo.record_check(
+        "privacy",
+        check_in(T0 + timedelta(days=1), "changed"),
+        version=version_in(policy_text(2)),
+        change=ChangeIn("substantive", ["ai-training"], [], changeset, 1),
+    )
+    migrate(engine, "0002", down=True)
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT changeset FROM changes").scalar_one()
+    assert json.loads(stored) == changeset  # plain JSON text before the migration
+    upgrade(engine)
+    with engine.connect() as connection:
+        blob = connection.exec_driver_sql("SELECT changeset FROM changes").scalar_one()
+    assert json.loads(blobs.decode(blob)) == changeset  # a compressed blob after it
+    assert recorded.change_id is not None
+    change = repo.change(recorded.change_id)
+    assert change is not None and change.changeset == changeset
