@@ -183,6 +183,16 @@ def _stop_on_signals() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    def on_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # Ctrl-C reaches the browser driver's process too; what it leaves behind while we
+        # shut down is expected, not news.
+        if stop.is_set():
+            log.debug("while stopping: %s", context.get("exception") or context.get("message"))
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(on_error)
     return stop
 
 
@@ -199,7 +209,7 @@ async def _run_daemon(
                 host=settings.web.host,
                 port=settings.web.port,
                 stop=stopped,
-                ready=lambda url: log.info("serving the history at %s", url),
+                ready=None,  # monitor.web.server logs the address
             )
         )
         server.add_done_callback(lambda _task: stopped.set())  # a bind error stops the daemon
@@ -225,7 +235,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int
             host=args.host or settings.web.host,
             port=settings.web.port if args.port is None else args.port,
             stop=_stop_on_signals(),
-            ready=lambda url: out.print(f"serving the history at {url} (Ctrl-C to stop)"),
+            ready=None,  # monitor.web.server logs the address
         )
         return EXIT_OK
 
@@ -504,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Libraries log every request and job run at INFO; httpx's lines carry full URLs, and a chat
     # webhook's URL is its secret. policywatch logs what matters itself.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         args = build_parser().parse_args(argv)

@@ -196,5 +196,8 @@ class Daemon:
             task.cancel()
         if pending:
             log.warning(
-                "%d checks did not finish in %.0f s; rolled back", len(pending), self._grace
+                "stopped %d check(s) still running after %.0f s (a check is written whole or "
+                "not at all)",
+                len(pending),
+                self._grace,
             )

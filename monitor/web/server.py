@@ -95,7 +95,7 @@ async def serve_web(
     sock = bind(host, port)
     server = server_for(app)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
-    log.info("serving the history on %s", url)
+    log.info("serving the history at %s", url)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     if ready is not None:
         ready(url)
