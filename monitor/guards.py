@@ -94,6 +94,11 @@ def _search(pattern: re.Pattern[str], text: str, where: str) -> str:
     return f'"{m.group()}" in {where}' if m else ""
 
 
+def reads_whole_page(chars: int) -> bool:
+    """Whether guard() looks past the extracted text (at the whole page) for a text this long."""
+    return chars < max(_WALL_TEXT, _SHELL_TEXT)
+
+
 def guard(doc: Document, soup: BeautifulSoup, *, min_chars: int) -> None:
     """Refuse a page that is not the document: challenge, login wall, empty shell, too short."""
     chars = len(doc.text)

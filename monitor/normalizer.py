@@ -21,7 +21,7 @@ from monitor.errors import ExtractError
 from monitor.guards import guard
 from monitor.urls import canonical_text_urls, canonical_url
 
-NORMALIZER_VERSION = "3"
+NORMALIZER_VERSION = "4"
 """Bumped whenever the same page and rules would give a different text (enters the digest)."""
 
 
@@ -69,6 +69,8 @@ _DROP_TAGS = frozenset(
         *("head", "title", "meta", "link", "base"),
     }
 )
+RAW_TEXT_TAGS = frozenset({"script", "style"})
+"""Elements whose text is never content, wherever they are (monitor.fingerprint relies on it)."""
 _INLINE_TAGS = frozenset(
     {
         *("a", "abbr", "acronym", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn"),
@@ -142,6 +144,8 @@ class _Walker:
         self.cell_start: int | None = None
 
     def walk(self, root: Tag) -> None:
+        if root.name in RAW_TEXT_TAGS:  # a selector that matched a script: never content
+            return
         self.sectioned = int(root.name in _SECTIONING or root.get("role") == "main")
         self._flush()
         stack: list[PageElement | _Exit] = []
@@ -172,7 +176,7 @@ class _Walker:
         if id(tag) in self.skip or (name in ("header", "footer") and not self.sectioned):
             return True
         attrs = tag.attrs
-        return bool(attrs) and _hidden(attrs)
+        return bool(attrs) and hidden(attrs)
 
     def _exempt(self, tag: Tag) -> bool:
         """Chrome tags that hold the document on some sites: accordion headings are buttons, and
@@ -283,8 +287,7 @@ class _Walker:
             self._flush()
 
     def _open_link(self, href: str, stack: list[PageElement | _Exit]) -> None:
-        href = href.strip()
-        target = "" if href[:1] in ("", "#") else canonical_url(href, self.base_url)
+        target = link_target(href, self.base_url)
         if target.partition("#")[0] == self.page and "#" in target:
             target = ""  # a same-page anchor: the words are content, the jump is not
         link = self.link = _Link(target, len(self.pieces))
@@ -328,7 +331,13 @@ class _Walker:
             self.blocks.append(("paragraph", text, 1))
 
 
-def _hidden(attrs: Mapping[str, object]) -> bool:
+def link_target(href: str, base_url: str) -> str:
+    """The canonical target of a link's href, "" for a same-page fragment or an empty href."""
+    href = href.strip()
+    return "" if href[:1] in ("", "#") else canonical_url(href, base_url)
+
+
+def hidden(attrs: Mapping[str, object]) -> bool:
     """Hidden, navigation-like, modal or consent elements, judged by attributes alone."""
     if attrs.get("hidden") not in (None, "until-found"):
         return True
@@ -390,7 +399,8 @@ _STRAY_CP1252 = "policywatch-stray-cp1252"
 codecs.register_error(_STRAY_CP1252, _stray_cp1252)
 
 
-def _decode(data: bytes, encoding: str | None) -> str:
+def decode_page(data: bytes, encoding: str | None) -> str:
+    """A page's text: BOM, then the HTTP charset, then <meta charset>, then UTF-8."""
     for bom, name in _BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace")
@@ -448,7 +458,7 @@ def normalize_html(
     <br> outside headings and table cells ends a block (settings steps read one per line).
     Guards, in order: challenge, login_wall, empty_shell, too_short.
     """
-    text = _decode(html, encoding) if isinstance(html, bytes) else html
+    text = decode_page(html, encoding) if isinstance(html, bytes) else html
     soup = BeautifulSoup(text, "lxml", multi_valued_attributes=None)
     title_tag = soup.head.find("title") if soup.head else None  # not an <svg><title> icon
     title = clean_text(title_tag.get_text()) if title_tag else ""

@@ -22,7 +22,9 @@ from monitor.differ import diff_documents
 from monitor.document import Document
 from monitor.errors import CheckError, ExtractError, FetchError
 from monitor.fetcher import Clock, FetchResult
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.fingerprint import fingerprint
+from monitor.guards import reads_whole_page
+from monitor.normalizer import ExtractRules, decode_page, normalize_html
 from monitor.topics import classify
 from storage.repo import Repo
 from storage.values import (
@@ -98,6 +100,36 @@ class _Fetched:
     started: datetime
     t0: float
     fetcher: str
+
+
+def _html_text(result: FetchResult) -> str:
+    """The decoded page, or ExtractError("not_html")."""
+    if result.content_type not in HTML_TYPES:
+        raise ExtractError(
+            "not_html",
+            f"{result.final_url} returned {result.content_type or 'no content type'}, "
+            f"not an HTML page",
+        )
+    return decode_page(result.body, result.charset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Extracted:
+    """What extraction made of a fetched page, and the page's fingerprint (None: not trusted)."""
+
+    doc: Document
+    fingerprint: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Same:
+    """The page's fingerprint is the last good check's, and that check saw the latest version."""
+
+    version: VersionMeta
+    fingerprint: str
+
+
+_Extraction = _Extracted | _Same | ExtractError | None  # None: 304 Not Modified
 
 
 @dataclass
@@ -179,18 +211,38 @@ class Checker:
             return None, None
         return last.etag, last.last_modified
 
-    def _extract_or_error(self, fetched: _Fetched) -> Document | ExtractError | None:
-        """The page's document, the guard that refused it, or None for a 304."""
-        if fetched.result.not_modified:
+    def _extract_or_error(self, fetched: _Fetched) -> _Extraction:
+        """The page's document, the guard that refused it, or None for a 304.
+
+        A page whose fingerprint is the last good check's is that check's text without being
+        extracted again (monitor.fingerprint says why that is sound): if that text is the latest
+        version, the page is unchanged.
+        """
+        result = fetched.result
+        if result.not_modified:
             return None
         try:
-            return self._extract(fetched.doc, fetched.result)
+            rules = rules_for(self.settings, fetched.doc)
+            text = _html_text(result)
+            print_ = fingerprint(text, rules, base_url=result.final_url)
+            if print_ is not None and (same := self._same_as_before(fetched.doc.slug, print_)):
+                return _Same(same, print_)
+            doc = normalize_html(text, rules, base_url=result.final_url)
         except ExtractError as exc:
-            if fetched.result.final_url != fetched.result.url:  # a wall is often a redirect away
-                exc.message = f"{exc.message} (redirected to {fetched.result.final_url})"
+            if result.final_url != result.url:  # a wall is often a redirect away
+                exc.message = f"{exc.message} (redirected to {result.final_url})"
             return exc
+        trusted = print_ if not reads_whole_page(len(doc.text)) else None
+        return _Extracted(doc, trusted)
 
-    def _process(self, fetched: _Fetched, extracted: Document | ExtractError | None) -> CheckResult:
+    def _same_as_before(self, slug: str, print_: str) -> VersionMeta | None:
+        last = self.repo.last_good_check(slug)
+        if last is None or last.fingerprint != print_:
+            return None
+        latest = next(iter(self.repo.recent_versions(slug, 1)), None)
+        return latest if latest is not None and latest.text_sha256 == last.text_sha256 else None
+
+    def _process(self, fetched: _Fetched, extracted: _Extraction) -> CheckResult:
         doc, result = fetched.doc, fetched.result
         base = self._check_in(fetched, result)
         if extracted is None:
@@ -200,21 +252,19 @@ class Checker:
             return self._record_failure(
                 doc, extracted, fetched.started, fetched.t0, fetched.fetcher, result.status
             )
-        return self._compare(fetched, base, extracted)
+        if isinstance(extracted, _Same):
+            base = replace(
+                base,
+                text_sha256=extracted.version.text_sha256,
+                fingerprint=extracted.fingerprint,
+            )
+            return self._record(doc, base, "unchanged", seen=extracted.version.number)
+        base = replace(base, fingerprint=extracted.fingerprint)
+        return self._compare(fetched, base, extracted.doc)
 
     def _extract(self, doc: DocumentSettings, result: FetchResult) -> Document:
-        if result.content_type not in HTML_TYPES:
-            raise ExtractError(
-                "not_html",
-                f"{result.final_url} returned {result.content_type or 'no content type'}, "
-                f"not an HTML page",
-            )
-        return normalize_html(
-            result.body,
-            rules_for(self.settings, doc),
-            base_url=result.final_url,
-            encoding=result.charset,
-        )
+        rules = rules_for(self.settings, doc)
+        return normalize_html(_html_text(result), rules, base_url=result.final_url)
 
     def _compare(self, fetched: _Fetched, base: CheckIn, new_doc: Document) -> CheckResult:
         doc, slug = fetched.doc, fetched.doc.slug

@@ -261,6 +261,7 @@ class Queries:
             Check.snapshot_id,
             Check.etag,
             Check.last_modified,
+            Check.fingerprint,
         ]
         query = (
             select(*columns)

@@ -79,6 +79,7 @@ class CheckIn:
     seen_version: int | None = None  # an existing version this check saw (unchanged, flip...)
     etag: str | None = None
     last_modified: str | None = None
+    fingerprint: str | None = None  # the page's extraction fingerprint (monitor.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class CheckOut:
     snapshot_id: int | None
     etag: str | None
     last_modified: str | None
+    fingerprint: str | None
 
 
 @dataclass(frozen=True)
