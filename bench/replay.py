@@ -32,7 +32,9 @@ from tests import corpus
 
 QUICK_VERSIONS = 120
 BASE = "https://www.facebook.com/"
+_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]*)[^)]*\)")  # an image: no words, its source is no link
 _TARGET = re.compile(r"\]\(([^)\s]*)[^)]*\)")
+_LINK = re.compile(r"\[([^\[\]]*)\]\(([^)\s]*)[^)]*\)")
 _BARE_URL = re.compile(r"https?://[^\s)\]>\"']+")
 _MARKUP = re.compile(r"[*_`#>|\\\[\]]+|^\s*[-+]\s|^\s*\d+\.\s", re.M)
 WANTED = {
@@ -48,13 +50,15 @@ WANTED = {
 
 def visible_words(markdown: str) -> list[str]:
     """What a reader sees: link targets dropped, URLs printed as text in canonical form."""
-    text = _TARGET.sub("]", markdown)
+    text = _TARGET.sub("]", _IMAGE.sub(" ", markdown))
     text = _BARE_URL.sub(lambda m: canonical_url(m.group(0), BASE), text)
     return _MARKUP.sub(" ", text).split()
 
 
 def link_targets(markdown: str, canonical: bool) -> list[str]:
-    targets = _TARGET.findall(markdown)
+    """Targets of links with words (a link around an image alone is not extracted)."""
+    links = _LINK.findall(_IMAGE.sub(" ", markdown))
+    targets = [target for anchor, target in links if anchor.strip()]
     return [canonical_url(t, BASE) for t in targets] if canonical else targets
 
 
@@ -69,10 +73,12 @@ def classify_step(previous: str | None, current: str) -> str:
         return "text"
     if link_targets(previous, True) != link_targets(current, True):
         return "link"
-    if link_targets(previous, False) != link_targets(current, False) or _BARE_URL.findall(
-        previous
-    ) != _BARE_URL.findall(current):
-        return "token churn"
+    if (
+        link_targets(previous, False) != link_targets(current, False)
+        or _BARE_URL.findall(previous) != _BARE_URL.findall(current)
+        or _IMAGE.findall(previous) != _IMAGE.findall(current)
+    ):
+        return "token churn"  # rotating redirect hashes, signed CDN sources of images
     return "formatting"
 
 

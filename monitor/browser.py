@@ -30,15 +30,15 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from monitor.config import BrowserSettings
 from monitor.errors import FetchError
 from monitor.fetcher import (
-    _CHALLENGE_MARKERS,
-    _CHALLENGE_STATUSES,
-    _SNIFF_BYTES,
-    _TRANSIENT_STATUSES,
+    CHALLENGE_MARKERS,
+    CHALLENGE_STATUSES,
+    SNIFF_BYTES,
+    TRANSIENT_STATUSES,
     Clock,
     FetchResult,
     SystemClock,
-    _too_large,
     parse_retry_after,
+    too_large,
 )
 
 T = TypeVar("T")
@@ -434,16 +434,16 @@ class BrowserFetcher:
         # The length in UTF-16 units is a lower bound of the UTF-8 size: a page far too large is
         # refused before it is copied out of the browser.
         if await _evaluate(load, _SIZE_JS) > self.max_bytes:
-            raise _too_large(load.url, self.max_bytes)
+            raise too_large(load.url, self.max_bytes)
         body = (await _retried(load, load.page.content)).encode("utf-8")
         if len(body) > self.max_bytes:
-            raise _too_large(load.url, self.max_bytes)
+            raise too_large(load.url, self.max_bytes)
         return body
 
     async def _status_error(self, response: PageResponse, url: str) -> FetchError:
         status = response.status
         where = response.url if response.url == url else f"{response.url} (redirected from {url})"
-        if status in _CHALLENGE_STATUSES and await _looks_like_challenge(response):
+        if status in CHALLENGE_STATUSES and await _looks_like_challenge(response):
             message = f"HTTP {status} from {where} is a bot challenge page, not the document"
             return FetchError("challenge", message, status=status)
         reason = f" {response.status_text}" if response.status_text else ""
@@ -451,7 +451,7 @@ class BrowserFetcher:
         return FetchError(
             "http_status",
             f"HTTP {status}{reason} from {where}",
-            transient=status >= 500 or status in _TRANSIENT_STATUSES,
+            transient=status >= 500 or status in TRANSIENT_STATUSES,
             status=status,
             retry_after=parse_retry_after(headers.get("retry-after"), self._clock.now()),
         )
@@ -498,11 +498,11 @@ async def _looks_like_challenge(response: PageResponse) -> bool:
     if response.headers.get("cf-mitigated", "").lower() == "challenge":
         return True
     try:
-        prefix = (await response.body())[:_SNIFF_BYTES]
+        prefix = (await response.body())[:SNIFF_BYTES]
     except PlaywrightError:  # an unreadable refusal is still a refusal, not a challenge
         return False
     text = prefix.decode("utf-8", "replace").lower()
-    return any(marker in text for marker in _CHALLENGE_MARKERS)
+    return any(marker in text for marker in CHALLENGE_MARKERS)
 
 
 async def _flat_headers(response: PageResponse) -> dict[str, str]:

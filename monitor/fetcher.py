@@ -28,9 +28,9 @@ ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 # Only what _Decoder undoes in bounded steps; br and zstd would each need a bounded decoder.
 ACCEPT_ENCODING = "gzip, deflate"
 
-_TRANSIENT_STATUSES = frozenset({408, 429})
-_CHALLENGE_STATUSES = frozenset({403, 406})
-_CHALLENGE_MARKERS = (
+TRANSIENT_STATUSES = frozenset({408, 429})
+CHALLENGE_STATUSES = frozenset({403, 406})
+CHALLENGE_MARKERS = (
     "captcha",
     "checking your browser",
     "security check",
@@ -40,7 +40,7 @@ _CHALLENGE_MARKERS = (
     "unusual traffic",
     "challenge-platform",
 )
-_SNIFF_BYTES = 64 * 1024
+SNIFF_BYTES = 64 * 1024
 _STEP = 64 * 1024  # the most a compressed body may expand by in one decoding step
 
 
@@ -256,13 +256,13 @@ class HttpFetcher:
         if where != url:
             where += f" (redirected from {url})"
         challenged = response.headers.get("cf-mitigated", "").lower() == "challenge"
-        if status in _CHALLENGE_STATUSES and not challenged:
+        if status in CHALLENGE_STATUSES and not challenged:
             try:
-                prefix = await _read_body(response, url, _SNIFF_BYTES, strict=False)
+                prefix = await _read_body(response, url, SNIFF_BYTES, strict=False)
             except (FetchError, httpx.TransportError):  # an unreadable refusal is still a refusal
                 prefix = b""
             text = prefix.decode("utf-8", "replace").lower()
-            challenged = any(marker in text for marker in _CHALLENGE_MARKERS)
+            challenged = any(marker in text for marker in CHALLENGE_MARKERS)
         if challenged:
             message = f"HTTP {status} from {where} is a bot challenge page, not the document"
             return FetchError("challenge", message, transient=False, status=status)
@@ -270,7 +270,7 @@ class HttpFetcher:
         return FetchError(
             "http_status",
             f"HTTP {status}{reason} from {where}",
-            transient=status >= 500 or status in _TRANSIENT_STATUSES,
+            transient=status >= 500 or status in TRANSIENT_STATUSES,
             status=status,
             retry_after=parse_retry_after(response.headers.get("retry-after"), self._clock.now()),
         )
@@ -281,7 +281,7 @@ async def _read_body(response: httpx.Response, url: str, limit: int, *, strict: 
     `strict` returns the first `limit` bytes. Memory stays near `limit` whatever the encoding."""
     declared = response.headers.get("content-length", "")
     if strict and declared.isdigit() and int(declared) > limit:
-        raise _too_large(url, limit)
+        raise too_large(url, limit)
     decoder = _Decoder(response.headers.get("content-encoding", ""), url)
     buffer = bytearray()
     raw_size = 0
@@ -293,7 +293,7 @@ async def _read_body(response: httpx.Response, url: str, limit: int, *, strict: 
                 break
         if len(buffer) > limit or raw_size > limit:
             if strict:
-                raise _too_large(url, limit)
+                raise too_large(url, limit)
             return bytes(buffer[:limit])
     return bytes(buffer)
 
@@ -471,7 +471,7 @@ def _flat_headers(headers: httpx.Headers) -> dict[str, str]:
     return flat
 
 
-def _too_large(url: str, limit: int) -> FetchError:
+def too_large(url: str, limit: int) -> FetchError:
     return FetchError("fetch", f"response body of {url} exceeds the {_size(limit)} limit")
 
 

@@ -148,6 +148,7 @@ def consistent(one: tuple[str, str] | str, other: tuple[str, str] | str) -> bool
     texts = [found[0] for found in (one, other) if isinstance(found, tuple)]
     return len(texts) < 2 and all(reads_whole_page(len(text)) for text in texts)
 
+
 _TEXT = st.sampled_from(["Policy", "we use data", " ", "\n\n", "AI training", "opt out", "&amp;"])
 _ATTRS = st.sampled_from(
     [
@@ -168,8 +169,29 @@ _ATTRS = st.sampled_from(
     ]
 )
 _TAGS = st.sampled_from(
-    ["div", "p", "main", "section", "footer", "header", "nav", "span", "h2", "ul", "li", "pre"]
-    + ["table", "tr", "td", "form", "button", "script", "style", "article", "em"]
+    [
+        "div",
+        "p",
+        "main",
+        "section",
+        "footer",
+        "header",
+        "nav",
+        "span",
+        "h2",
+        "ul",
+        "li",
+        "pre",
+        "table",
+        "tr",
+        "td",
+        "form",
+        "button",
+        "script",
+        "style",
+        "article",
+        "em",
+    ]
 )
 _HREFS = st.sampled_from(
     ["/help", "/help?fbclid=IwAR9", "#top", "", f"{BASE}#s1", "https://l.example.test/l.php?u=x"]
@@ -327,4 +349,3 @@ def test_a_flip_back_to_the_latest_text_is_unchanged(tmp_path: Path, site: PageS
         site.set("/policy", fresh(long_policy("An extra sentence.")))
         result = h.check("policy")
         assert (result.outcome, result.version) == ("unchanged", 2)
-
