@@ -31,6 +31,7 @@ from storage.values import (
     AlertIn,
     ChangeIn,
     CheckIn,
+    CheckOut,
     IncidentIn,
     PageSpec,
     SnapshotIn,
@@ -84,6 +85,14 @@ def rules_for(settings: Settings, doc: DocumentSettings) -> ExtractRules:
     return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
 
 
+def _fetch_order(doc: DocumentSettings, previous: CheckOut | None) -> tuple[str, ...]:
+    if doc.fetcher != "auto":
+        return (doc.fetcher,)
+    if previous is not None and previous.fetcher == "browser":
+        return ("browser",)
+    return ("http", "browser")
+
+
 def page_specs(settings: Settings) -> list[PageSpec]:
     return [
         PageSpec(d.slug, d.name, d.url, d.fetcher, rules_for(settings, d).digest)
@@ -100,6 +109,7 @@ class _Fetched:
     started: datetime
     t0: float
     fetcher: str
+    previous: CheckOut | None  # the last check that saw the document, when this one began
 
 
 def _html_text(result: FetchResult) -> str:
@@ -158,29 +168,35 @@ class Checker:
         if not self._prepared:
             await self.prepare()
         started, t0 = self.clock.now(), time.perf_counter()
-        order = await asyncio.to_thread(self._fetch_order, doc)
+        previous = await asyncio.to_thread(self.repo.last_good_check, doc.slug)
+        order = _fetch_order(doc, previous)
         for attempt, kind in enumerate(order):
             last = attempt == len(order) - 1
             try:
-                result = await self._fetch(kind, doc)
+                result = await self._fetch(kind, doc, previous)
             except FetchError as exc:
                 if not last and (exc.kind in ESCALATE or exc.status in BLOCKING_STATUSES):
                     continue
                 return await asyncio.to_thread(
                     self._record_failure, doc, exc, started, t0, kind, exc.status
                 )
-            fetched = _Fetched(doc, result, started, t0, kind)
+            fetched = _Fetched(doc, result, started, t0, kind, previous)
             extracted = await asyncio.to_thread(self._extract_or_error, fetched)
             if isinstance(extracted, ExtractError) and not last and extracted.kind in ESCALATE:
                 continue
             return await asyncio.to_thread(self._process, fetched, extracted)
         raise AssertionError("unreachable: the last fetcher always records")
 
-    async def _fetch(self, kind: str, doc: DocumentSettings) -> FetchResult:
+    async def _fetch(
+        self, kind: str, doc: DocumentSettings, previous: CheckOut | None
+    ) -> FetchResult:
         if kind == "browser":
             return await self.browser.fetch(doc.url, wait_for=doc.select)
-        etag, last_modified = await asyncio.to_thread(self._validators, doc)
-        return await self.http.fetch(doc.url, etag=etag, last_modified=last_modified)
+        if previous is None or previous.fetcher != "http":  # validators of a browser fetch: no
+            return await self.http.fetch(doc.url)
+        return await self.http.fetch(
+            doc.url, etag=previous.etag, last_modified=previous.last_modified
+        )
 
     # -- steps, run in a worker thread -------------------------------------------------------
 
@@ -197,20 +213,6 @@ class Checker:
                     results.append(result)
         return results
 
-    def _fetch_order(self, doc: DocumentSettings) -> tuple[str, ...]:
-        if doc.fetcher != "auto":
-            return (doc.fetcher,)
-        last = self.repo.last_good_check(doc.slug)
-        return (
-            ("browser",) if last is not None and last.fetcher == "browser" else ("http", "browser")
-        )
-
-    def _validators(self, doc: DocumentSettings) -> tuple[str | None, str | None]:
-        last = self.repo.last_good_check(doc.slug)
-        if last is None or last.fetcher != "http":
-            return None, None
-        return last.etag, last.last_modified
-
     def _extract_or_error(self, fetched: _Fetched) -> _Extraction:
         """The page's document, the guard that refused it, or None for a 304.
 
@@ -225,7 +227,7 @@ class Checker:
             rules = rules_for(self.settings, fetched.doc)
             text = _html_text(result)
             print_ = fingerprint(text, rules, base_url=result.final_url)
-            if print_ is not None and (same := self._same_as_before(fetched.doc.slug, print_)):
+            if print_ is not None and (same := self._same_as_before(fetched, print_)):
                 return _Same(same, print_)
             doc = normalize_html(text, rules, base_url=result.final_url)
         except ExtractError as exc:
@@ -235,11 +237,11 @@ class Checker:
         trusted = print_ if not reads_whole_page(len(doc.text)) else None
         return _Extracted(doc, trusted)
 
-    def _same_as_before(self, slug: str, print_: str) -> VersionMeta | None:
-        last = self.repo.last_good_check(slug)
+    def _same_as_before(self, fetched: _Fetched, print_: str) -> VersionMeta | None:
+        last = fetched.previous
         if last is None or last.fingerprint != print_:
             return None
-        latest = next(iter(self.repo.recent_versions(slug, 1)), None)
+        latest = next(iter(self.repo.recent_versions(fetched.doc.slug, 1)), None)
         return latest if latest is not None and latest.text_sha256 == last.text_sha256 else None
 
     def _process(self, fetched: _Fetched, extracted: _Extraction) -> CheckResult:
