@@ -526,7 +526,7 @@ def _add_snapshot(s: Session, page_id: int, snap: SnapshotIn) -> int:
         .order_by(Snapshot.id.desc())
         .limit(1)
     ).first()
-    base_id, depth, blob = _encode_after(s, Snapshot.__table__, "body", last, snap.body, page_id)
+    base_id, depth, blob = _encode_after(s, Snapshot.__table__, "body", last, snap.body)
     row = Snapshot(
         page_id=page_id,
         fetched_at=snap.fetched_at,
@@ -556,7 +556,7 @@ def _add_version(
         .limit(1)
     ).first()
     data = new.text.encode("utf-8")
-    base_id, depth, blob = _encode_after(s, Version.__table__, "text", last, data, page_id)
+    base_id, depth, blob = _encode_after(s, Version.__table__, "text", last, data)
     row = Version(
         page_id=page_id,
         number=last.number + 1 if last else 1,
@@ -684,35 +684,14 @@ def _add_alert(
 # ---- delta chains -------------------------------------------------------------------------
 
 
-def skip_base(depth: int) -> int:
-    """The depth a row at `depth` is a delta against: `depth` with its lowest set bit cleared.
-
-    Rows 1, 2, 4, 8... are deltas against the full copy (depth 0), row 3 against 2, row 7 against
-    6, 6 against 4: the chain from any row back to the full copy has at most log2(FULL_EVERY)
-    links, where a delta against the previous row would need up to FULL_EVERY - 1.
-    """
-    return depth & (depth - 1)
-
-
 def _encode_after(
-    s: Session, table: FromClause, column: str, last: Any, data: bytes, page_id: int
+    s: Session, table: FromClause, column: str, last: Any, data: bytes
 ) -> tuple[int | None, int, bytes]:
-    """(base id, depth, blob) for `data` stored after row `last` (id, depth) of its page."""
+    """(base id, depth, blob) for `data` stored after row `last` (id, depth) of its chain."""
     if last is None or last.depth + 1 >= FULL_EVERY:
         return None, 0, blobs.encode(data)
-    depth = last.depth + 1
-    base_depth = skip_base(depth)
-    base_id = last.id
-    if base_depth != last.depth:  # the latest row at that depth: depths since the full copy
-        base_id = s.scalar(  # run 0, 1, 2... without a gap
-            select(table.c.id)
-            .where(table.c.page_id == page_id, table.c.depth == base_depth, table.c.id <= last.id)
-            .order_by(table.c.id.desc())
-            .limit(1)
-        )
-        assert base_id is not None, f"no row at depth {base_depth} before row {last.id}"
-    base = _read_chain(s, table, column, base_id)
-    return base_id, depth, blobs.encode(data, base)
+    base = _read_chain(s, table, column, last.id)
+    return last.id, last.depth + 1, blobs.encode(data, base)
 
 
 def _read_chain(s: Session, table: FromClause, column: str, row_id: int) -> bytes:

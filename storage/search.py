@@ -178,22 +178,22 @@ def rebuild(conn: Connection) -> None:
 
 
 def _version_texts(conn: Connection, page_id: int) -> Iterator[tuple[int, str]]:
-    """Each version of a page, oldest first, each delta decoded against its base (kept since the
-    last full copy, so each blob is decoded once)."""
+    """Each version of a page, oldest first, decoding each delta against the row before it."""
     rows = conn.execute(
         select(Version.id, Version.number, Version.base_id)
         .where(Version.page_id == page_id)
         .order_by(Version.number)
     ).all()
-    decoded: dict[int, bytes] = {}
+    last: tuple[int, bytes] | None = None
     for row in rows:
         if row.base_id is None:
-            decoded.clear()
             base = None
+        elif last is not None and last[0] == row.base_id:
+            base = last[1]
         else:
-            base = decoded.get(row.base_id) or _decode(conn, row.base_id)
+            base = _decode(conn, row.base_id)
         data = blobs.decode(_blob(conn, row.id), base)
-        decoded[row.id] = data
+        last = (row.id, data)
         yield row.number, data.decode("utf-8")
 
 

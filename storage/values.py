@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-FULL_EVERY = 32
-"""A page's texts (and snapshot bodies) store a full copy every FULL_EVERY rows; the rows between
-are deltas in skip steps (storage.repo.skip_base), so a read decodes at most log2(FULL_EVERY)
-deltas after the full copy."""
+FULL_EVERY = 16
+"""A delta chain stores a full copy every FULL_EVERY rows, so a read decodes at most that many."""
 
 FETCHERS = frozenset({"http", "browser", "auto"})
 OUTCOMES = frozenset(
