@@ -21,7 +21,7 @@ from monitor.errors import ExtractError
 from monitor.guards import guard
 from monitor.urls import canonical_text_urls, canonical_url
 
-NORMALIZER_VERSION = "4"
+NORMALIZER_VERSION = "5"
 """Bumped whenever the same page and rules would give a different text (enters the digest)."""
 
 

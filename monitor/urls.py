@@ -70,11 +70,20 @@ def _canonical(url: str, unwraps_left: int) -> str:
             # Signed media URLs change their signature and edge host on every fetch; the path is
             # the file.
             return f"{label}:{parts.path}"
-    kept = sorted((k, v) for k, v in pairs if not _is_tracking(k))
+    kept = sorted((k, v) for k, v in pairs if not _is_tracking(k) and not _is_signed_media(v))
     query = urlencode(kept, quote_via=quote, safe="/:@,")
     path = _clean_path(parts.path) or ("/" if host else "")
     fragment = parts.fragment if _keeps_fragment(parts.fragment) else ""
     return urlunsplit((scheme, host, path, query, fragment))
+
+
+def _is_signed_media(value: str) -> bool:
+    """A query value that is a CDN media URL (`video_redirect/?id=...&src=https://...fbcdn.net/...`):
+    signed, so it changes on every capture while the link's own parameters name the media."""
+    if not value.lower().startswith(("http://", "https://")):
+        return False
+    host = urlsplit(value).hostname or ""
+    return any(host.endswith(suffix) for suffix, _ in _CDN_SUFFIXES)
 
 
 def _is_redirect(host: str, path: str) -> bool:

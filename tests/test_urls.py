@@ -93,6 +93,19 @@ CASES: list[tuple[str, str, str, str]] = [
         "fbcdn:/v/t39.8562-6/icon.png",
     ),
     (
+        "video redirect carrying a signed cdn source: the id names the video",
+        "https://mbasic.facebook.com/video_redirect/?id=1078&noredirect=0&source=misc"
+        "&src=https%3A%2F%2Fvideo-fra5-1.xx.fbcdn.net%2Fo1%2Fv%2Ft2%2FAQPHbM1Y%3Foh%3D1",
+        BASE,
+        "https://mbasic.facebook.com/video_redirect/?id=1078&noredirect=0&source=misc",
+    ),
+    (
+        "a url in a query that is not a cdn stays",
+        "https://e.com/share?u2=https%3A%2F%2Fwww.facebook.com%2Fprivacy",
+        BASE,
+        "https://e.com/share?u2=https://www.facebook.com/privacy",
+    ),
+    (
         "instagram cdn",
         "https://scontent.cdninstagram.com/v/t51.2885-15/pic.jpg?stp=dst&_nc_ohc=abc&oh=00&oe=6",
         BASE,
