@@ -192,7 +192,7 @@ class Checker:
     ) -> FetchResult:
         if kind == "browser":
             return await self.browser.fetch(doc.url, wait_for=doc.select)
-        if previous is None or previous.fetcher != "http":  # validators of a browser fetch: no
+        if previous is None or previous.fetcher != "http":  # no validators from a browser
             return await self.http.fetch(doc.url)
         return await self.http.fetch(
             doc.url, etag=previous.etag, last_modified=previous.last_modified

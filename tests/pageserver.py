@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 import itertools
+import random
 import socket
 import struct
 import threading
@@ -23,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
 from typing import Any
+
+from tests.sitegen import Section, policy_page
 
 HeaderItems = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -108,6 +111,17 @@ Route = Callable[[Request], Response]
 
 def redirect(location: str, status: int = 302) -> Response:
     return Response(status, headers={"Location": location})
+
+
+def fresh_page(sections: Sequence[Section] | None = None) -> Route:
+    """A route giving the same policy in fresh noise (tokens, class names...) on every request."""
+    counter = itertools.count()
+
+    def route(_request: Request) -> Response:
+        body = policy_page(sections, rng=random.Random(next(counter)))
+        return Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
+
+    return route
 
 
 def in_turn(*responses: Response) -> Route:

@@ -22,12 +22,11 @@ from monitor.fingerprint import fingerprint, selector_attributes
 from monitor.guards import reads_whole_page
 from monitor.normalizer import ExtractRules, normalize_html
 from tests import corpus
-from tests.pageserver import PageServer, Request, Response
-from tests.sitegen import Section, noisy_page, policy_page, render_sections, sample_policy
+from tests.pageserver import PageServer, fresh_page
+from tests.sitegen import Section, policy_page, sample_policy
 from tests.support import document, harness, write_config
 
 BASE = "https://www.example-social.test/privacy/policy/"
-HTML = {"Content-Type": "text/html; charset=utf-8"}
 DEFAULT = ExtractRules(min_chars=0)
 
 
@@ -290,21 +289,11 @@ def site() -> Iterator[PageServer]:
         yield server
 
 
-def fresh(sections: list[Section]):  # type: ignore[no-untyped-def]
-    counter = iter(range(10**6))
-
-    def route(_request: Request) -> Response:
-        html = noisy_page(render_sections(sections), rng=random.Random(next(counter)))
-        return Response(body=html, headers=HTML)
-
-    return route
-
-
 def test_an_unchanged_page_skips_extraction(
     tmp_path: Path, site: PageServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_config(tmp_path, document("policy", site.url("/policy")))
-    site.set("/policy", fresh(long_policy()))
+    site.set("/policy", fresh_page(long_policy()))
     with harness(path) as h:
         assert h.check("policy").outcome == "new"
         first = h.repo.last_check("policy")
@@ -321,7 +310,7 @@ def test_an_unchanged_page_skips_extraction(
         assert (second.fingerprint, second.text_sha256) == (first.fingerprint, first.text_sha256)
 
         monkeypatch.setattr("monitor.pipeline.normalize_html", normalizer.normalize_html)
-        site.set("/policy", fresh(long_policy("We now train AI models on how you scroll.")))
+        site.set("/policy", fresh_page(long_policy("We now train AI models on how you scroll.")))
         changed = h.check("policy")
         assert (changed.outcome, changed.version) == ("changed", 2)
 
@@ -329,7 +318,7 @@ def test_an_unchanged_page_skips_extraction(
 def test_a_short_text_is_never_trusted_to_its_fingerprint(tmp_path: Path, site: PageServer) -> None:
     """Below the wall threshold the guards read the whole page, so the text alone is not enough."""
     path = write_config(tmp_path, document("policy", site.url("/policy")))
-    site.set("/policy", fresh(sample_policy()))
+    site.set("/policy", fresh_page(sample_policy()))
     with harness(path) as h:
         assert h.check("policy").outcome == "new"
         assert h.check("policy").outcome == "unchanged"
@@ -339,13 +328,13 @@ def test_a_short_text_is_never_trusted_to_its_fingerprint(tmp_path: Path, site: 
 
 def test_a_flip_back_to_the_latest_text_is_unchanged(tmp_path: Path, site: PageServer) -> None:
     path = write_config(tmp_path, document("policy", site.url("/policy")))
-    site.set("/policy", fresh(long_policy()))
+    site.set("/policy", fresh_page(long_policy()))
     with harness(path) as h:
         h.check("policy")
-        site.set("/policy", fresh(long_policy("An extra sentence.")))
+        site.set("/policy", fresh_page(long_policy("An extra sentence.")))
         assert h.check("policy").outcome == "changed"
-        site.set("/policy", fresh(long_policy()))
+        site.set("/policy", fresh_page(long_policy()))
         assert h.check("policy").outcome == "flip"
-        site.set("/policy", fresh(long_policy("An extra sentence.")))
+        site.set("/policy", fresh_page(long_policy("An extra sentence.")))
         result = h.check("policy")
         assert (result.outcome, result.version) == ("unchanged", 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pageserver import PageServer, Request, Response, in_turn
+from tests.pageserver import PageServer, Response, fresh_page, in_turn
 from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, policy_page, sample_policy
 from tests.support import Harness, document, harness, write_config
 
@@ -19,17 +19,6 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 def site() -> Iterator[PageServer]:
     with PageServer() as server:
         yield server
-
-
-def fresh_page(sections=None):  # type: ignore[no-untyped-def]
-    """A route giving the same document in fresh noise on every request."""
-    counter = iter(range(10**6))
-
-    def route(_request: Request) -> Response:
-        rng = random.Random(next(counter))
-        return Response(body=policy_page(sections, rng=rng), headers=HTML)
-
-    return route
 
 
 @pytest.fixture
