@@ -17,23 +17,14 @@ from alerts.webhook import verify_signature
 from monitor import config
 from monitor.cli import main
 from monitor.runtime import make_outbox
-from tests.pageserver import PageServer, Request, Response
-from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, Section, policy_page, sample_policy
+from tests.pageserver import PageServer, Response, fresh_page
+from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, sample_policy
 from tests.smtpserver import SmtpServer
 from tests.support import document, harness, write_config
 from tests.webhookreceiver import WebhookReceiver
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 SECRET = "hook-secret-value-7f3a"
-
-
-def fresh(sections: list[Section] | None = None):  # type: ignore[no-untyped-def]
-    counter = iter(range(10**6))
-
-    def route(_request: Request) -> Response:
-        return Response(body=policy_page(sections, rng=random.Random(next(counter))), headers=HTML)
-
-    return route
 
 
 def email_channel(smtp: SmtpServer, **extra: str) -> str:
@@ -74,7 +65,7 @@ def test_ai_training_change_reaches_email_and_webhook(
     tmp_path: Path, site: PageServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with SmtpServer() as smtp, WebhookReceiver([200]) as receiver:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         extra = '[web]\nbase_url = "http://127.0.0.1:9999"\n'
         cfg = write_config(
             tmp_path,
@@ -86,7 +77,7 @@ def test_ai_training_change_reaches_email_and_webhook(
         assert main(["--config", str(cfg), "check"]) == 0  # first version: nothing to report
         assert smtp.messages == [] and receiver.requests == []
 
-        site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+        site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
         assert main(["--config", str(cfg), "check"]) == 0
         out = capsys.readouterr().out
         assert "alert → newsroom: sent" in out and "alert → hook: sent" in out
@@ -129,7 +120,7 @@ def test_subscriptions_filter_by_topic_and_significance(tmp_path: Path, site: Pa
         WebhookReceiver([200]) as default,
         WebhookReceiver([200]) as research_only,
     ):
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         channels = webhook_channel(everything, "all", min_significance='"cosmetic"')
         channels += webhook_channel(default, "default")
         channels += webhook_channel(research_only, "research", topics='["research"]')
@@ -140,15 +131,15 @@ def test_subscriptions_filter_by_topic_and_significance(tmp_path: Path, site: Pa
             # A cosmetic change: straight quotes become curly ones, a heading loses its "?".
             sections = sample_policy()
             sections[0].paragraphs[0] = 'We collect what you "post" and "share".'
-            site.set("/policy", fresh(sections))
+            site.set("/policy", fresh_page(sections))
             h.check("policy")
             sections[0].paragraphs[0] = "We collect what you “post” and “share”."
-            site.set("/policy", fresh(sections))
+            site.set("/policy", fresh_page(sections))
             cosmetic = h.check("policy")
             assert cosmetic.outcome == "changed"
             assert cosmetic.significance == "cosmetic"
             # An AI-training change, not about research.
-            site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+            site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
             assert h.check("policy").outcome == "changed"
             outbox.deliver_due(h.clock.now())
         assert len(everything.requests) == 3  # the minor change, the cosmetic one, the AI one
@@ -160,13 +151,13 @@ def test_outbox_retries_then_delivers_once_with_a_stable_key(
     tmp_path: Path, site: PageServer
 ) -> None:
     with WebhookReceiver([500, 503, 200], retry_after="120") as receiver:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         cfg = write_config(
             tmp_path, document("policy", site.url("/policy")) + webhook_channel(receiver)
         )
         with harness(cfg) as h:
             h.check("policy")
-            site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+            site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
             h.check("policy")
             outbox = make_outbox(h.settings, h.store)
             outbox._rng = random.Random(0)
@@ -190,12 +181,12 @@ def test_permanent_failure_goes_dead_and_can_be_retried(
     tmp_path: Path, site: PageServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with WebhookReceiver([400, 200]) as receiver:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         cfg = write_config(
             tmp_path, document("policy", site.url("/policy")) + webhook_channel(receiver)
         )
         assert main(["--config", str(cfg), "check"]) == 0
-        site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+        site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
         assert main(["--config", str(cfg), "check"]) == 0
         assert "alert → hook: dead" in capsys.readouterr().out
         assert main(["--config", str(cfg), "alerts", "list", "--status", "dead", "--json"]) == 0
@@ -211,11 +202,11 @@ def test_permanent_failure_goes_dead_and_can_be_retried(
 def test_mail_server_down_delays_but_never_loses(tmp_path: Path, site: PageServer) -> None:
     smtp = SmtpServer().start()
     try:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         cfg = write_config(tmp_path, document("policy", site.url("/policy")) + email_channel(smtp))
         with harness(cfg) as h:
             h.check("policy")
-            site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+            site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
             h.check("policy")
             smtp.stop()
             outbox = make_outbox(h.settings, h.store)
@@ -233,7 +224,7 @@ def test_incident_alerts_once_on_opening_and_once_on_closing(
     tmp_path: Path, site: PageServer
 ) -> None:
     with WebhookReceiver([200]) as receiver:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         cfg = write_config(
             tmp_path, document("policy", site.url("/policy")) + webhook_channel(receiver)
         )
@@ -246,7 +237,7 @@ def test_incident_alerts_once_on_opening_and_once_on_closing(
                 outbox.deliver_due(h.clock.now())
             [incident] = h.repo.incidents("policy")
             assert incident.closed_at is None and incident.failures == 5
-            site.set("/policy", fresh())
+            site.set("/policy", fresh_page())
             assert h.check("policy").outcome == "unchanged"
             outbox.deliver_due(h.clock.now())
             assert h.repo.open_incident("policy") is None
@@ -258,15 +249,17 @@ def test_incident_alerts_once_on_opening_and_once_on_closing(
 
 def test_daily_digest_sends_one_message_for_the_period(tmp_path: Path, site: PageServer) -> None:
     with WebhookReceiver([200]) as receiver:
-        site.set("/policy", fresh())
+        site.set("/policy", fresh_page())
         channel = webhook_channel(receiver, digest='"daily"')
         cfg = write_config(tmp_path, document("policy", site.url("/policy")) + channel)
         with harness(cfg) as h:
             outbox = make_outbox(h.settings, h.store)
             h.check("policy")
-            site.set("/policy", fresh(sample_policy(AI_SENTENCE_CHANGED)))
+            site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
             h.check("policy")
-            site.set("/policy", fresh(sample_policy("We train artificial intelligence models.")))
+            site.set(
+                "/policy", fresh_page(sample_policy("We train artificial intelligence models."))
+            )
             h.check("policy")
             assert outbox.deliver_due(h.clock.now()) == []  # the day is not over
             [sent] = outbox.deliver_due(h.clock.now() + timedelta(days=1))

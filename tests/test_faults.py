@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from monitor.normalizer import ExtractRules, normalize_html
-from tests.pageserver import PageServer, Request, Response, Route, gzip_bomb, in_turn, redirect
+from tests.pageserver import (
+    PageServer,
+    Response,
+    Route,
+    fresh_page,
+    gzip_bomb,
+    in_turn,
+    redirect,
+)
 from tests.sitegen import LOGIN_WALL, Section, noisy_page, render_sections, sample_policy
 from tests.support import Harness, harness
 
@@ -52,17 +60,6 @@ def policy_sections(changed: bool = False) -> list[Section]:
             )
         )
     return sections
-
-
-def fresh(sections: list[Section]) -> Route:
-    """The same document in fresh noise (tokens, nonces, timestamps) on every request."""
-    counter = iter(range(10**6))
-
-    def route(_request: Request) -> Response:
-        body = noisy_page(render_sections(sections), rng=random.Random(next(counter)))
-        return Response(body=body, headers=HTML)
-
-    return route
 
 
 GOOD = policy_sections()
@@ -296,7 +293,7 @@ def site() -> Iterator[PageServer]:
 
 @pytest.fixture
 def h(tmp_path: Path, site: PageServer) -> Iterator[Harness]:
-    site.set("/policy", fresh(GOOD))
+    site.set("/policy", fresh_page(GOOD))
     with harness(write_fault_config(tmp_path, site.url("/policy"))) as hh:
         first = hh.check("policy")
         assert (first.outcome, first.version) == ("new", 1)
@@ -332,11 +329,11 @@ def test_a_fault_makes_no_version_and_no_alert_and_the_page_recovers(
     assert h.repo.version_count("policy") == 1
     assert alert_kinds(h) == []
 
-    site.set("/policy", fresh(GOOD))
+    site.set("/policy", fresh_page(GOOD))
     recovered = h.check("policy")
     assert (recovered.outcome, recovered.version) == ("unchanged", 1)
 
-    site.set("/policy", fresh(CHANGED))
+    site.set("/policy", fresh_page(CHANGED))
     changed = h.check("policy")
     assert (changed.outcome, changed.version) == ("changed", 2)
     assert alert_kinds(h) == ["change"]
@@ -429,12 +426,12 @@ def test_an_incident_opens_once_after_n_failures_and_closes_on_recovery(
     opened = h.repo.open_incident("policy")
     assert opened is not None and opened.failures == 6
 
-    site.set("/policy", fresh(GOOD))
+    site.set("/policy", fresh_page(GOOD))
     assert h.check("policy").outcome == "unchanged"
     assert h.repo.open_incident("policy") is None
     assert alert_kinds(h) == ["incident_closed", "incident_opened"]
 
-    site.set("/policy", fresh(CHANGED))
+    site.set("/policy", fresh_page(CHANGED))
     assert h.check("policy").outcome == "changed"
     assert alert_kinds(h) == ["change", "incident_closed", "incident_opened"]
 
@@ -466,7 +463,7 @@ def test_a_confirmed_shrink_becomes_a_version(h: Harness, site: PageServer) -> N
 def test_an_ab_flip_is_recognised_as_a_flip_not_news(h: Harness, site: PageServer) -> None:
     variant_b = policy_sections()
     variant_b[1].paragraphs.append("Some people see this extra sentence as part of a test.")
-    a, b = fresh(GOOD), fresh(variant_b)
+    a, b = fresh_page(GOOD), fresh_page(variant_b)
     outcomes = []
     for route in [b, a] * 4:
         site.set("/policy", route)
@@ -477,7 +474,7 @@ def test_an_ab_flip_is_recognised_as_a_flip_not_news(h: Harness, site: PageServe
     [flip] = [c for c in h.repo.checks("policy") if c.outcome == "flip"][:1]
     assert flip.message == "same text as version 1: the page alternates between variants"
 
-    site.set("/policy", fresh(CHANGED))
+    site.set("/policy", fresh_page(CHANGED))
     assert h.check("policy").outcome == "changed"
     assert alert_kinds(h) == ["change", "change"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ from monitor.config import channel_secrets
 from monitor.delivery import MaskedChannel, secret_forms
 from monitor.runtime import open_store
 from monitor.web import create_app
-from tests.pageserver import PageServer, Request, Response
-from tests.sitegen import AI_SENTENCE_CHANGED, policy_page, sample_policy
+from tests.pageserver import PageServer, fresh_page
+from tests.sitegen import AI_SENTENCE_CHANGED, sample_policy
 from tests.smtpserver import SmtpServer
 from tests.support import document, write_config
 from tests.webhookreceiver import WebhookReceiver
@@ -50,14 +49,7 @@ def leaked(text: str | bytes) -> list[str]:
 
 
 def fresh(ai_sentence: str | None = None) -> object:
-    counter = iter(range(10**6))
-    sections = sample_policy(ai_sentence) if ai_sentence else sample_policy()
-
-    def route(_request: Request) -> Response:
-        body = policy_page(sections, rng=random.Random(next(counter)))
-        return Response(body=body, headers=HTML)
-
-    return route
+    return fresh_page(sample_policy(ai_sentence) if ai_sentence else sample_policy())
 
 
 @pytest.fixture
