@@ -12,23 +12,25 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import soupsieve
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     Strict,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from monitor.errors import ConfigError
+from monitor.regions import Range, Selector, check_css
 from monitor.topics import DEFAULT_TOPICS, TopicRule
 
 DEFAULT_TOPIC_NAMES = frozenset(t.name for t in DEFAULT_TOPICS)
@@ -58,16 +60,6 @@ def parse_duration(value: object) -> float:
     return total
 
 
-def _check_selector(selector: str) -> str:
-    try:
-        soupsieve.compile(selector)
-    except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:
-        # soupsieve reports unsupported selectors (pseudo-elements) as NotImplementedError.
-        first = str(exc).splitlines()[0]
-        raise ValueError(f"invalid CSS selector {selector!r} ({first})") from exc
-    return selector
-
-
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -87,7 +79,7 @@ def _check_regex(pattern: str) -> str:
 Str = Annotated[str, Strict()]
 Int = Annotated[int, Strict()]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Selector = Annotated[str, Strict(), AfterValidator(_check_selector)]
+Css = Annotated[str, Strict(), AfterValidator(check_css)]
 Url = Annotated[str, Strict(), AfterValidator(_check_url)]
 Regex = Annotated[str, Strict(), AfterValidator(_check_regex)]
 Positive = Annotated[int, Strict(), Field(gt=0)]
@@ -266,14 +258,56 @@ AnyChannel = (
 )
 ChannelSettings = Annotated[AnyChannel, Field(discriminator="kind")]
 CHANNEL_KIND_NAMES = ("email", "webhook", "slack", "discord", "mbox")
+_TAGS = frozenset({*CHANNEL_KIND_NAMES, "css", "range"})
+
+
+class RangeSettings(_Section):
+    """A range selector: exactly one of start_before / start_after and one of end_before /
+    end_after, each a CSS selector (monitor.regions.Range)."""
+
+    start_before: Css | None = None
+    start_after: Css | None = None
+    end_before: Css | None = None
+    end_after: Css | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> RangeSettings:
+        if (self.start_before is None) == (self.start_after is None):
+            raise ValueError("a range needs exactly one of start_before or start_after")
+        if (self.end_before is None) == (self.end_after is None):
+            raise ValueError("a range needs exactly one of end_before or end_after")
+        return self
+
+    def selector(self) -> Range:
+        start = self.start_before or self.start_after or ""
+        end = self.end_before or self.end_after or ""
+        return Range(start, end, self.start_after is not None, self.end_before is not None)
+
+
+def _selectors(values: tuple[str | RangeSettings, ...]) -> tuple[Selector, ...]:
+    return tuple(v.selector() if isinstance(v, RangeSettings) else v for v in values)
+
+
+def _selector_kind(value: object) -> str:
+    return "range" if isinstance(value, dict | RangeSettings) else "css"
+
+
+SelectorItem = Annotated[
+    Annotated[Css, Tag("css")] | Annotated[RangeSettings, Tag("range")],
+    Discriminator(_selector_kind),
+]
+if TYPE_CHECKING:  # what validation leaves: CSS strings and Range values
+    SelectorList = tuple[Selector, ...]
+else:
+    SelectorList = Annotated[tuple[SelectorItem, ...], AfterValidator(_selectors)]
 
 
 class DocumentSettings(_Section):
     slug: Str
     name: Str
     url: Url
-    select: tuple[Selector, ...] = ()
-    remove: tuple[Selector, ...] = ()
+    select: SelectorList = ()
+    remove: SelectorList = ()
     fetcher: FetcherKind = "http"
     every: Duration | None = None
     min_chars: Annotated[int, Strict(), Field(ge=0)] | None = None
@@ -458,8 +492,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif part.startswith(("function-", "tagged-")):
             continue
-        elif index and isinstance(loc[index - 1], int) and part in CHANNEL_KIND_NAMES:
-            continue  # the discriminator tag pydantic puts in the path of a channel
+        elif index and isinstance(loc[index - 1], int) and part in _TAGS:
+            continue  # the discriminator tag pydantic puts in the path of a channel, a selector
         else:
             out += f".{part}" if out else part
     return out

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,6 +57,25 @@ class Block:
         return self.text
 
 
+_BOLD_HEADING_WORDS = 20
+_NOT_A_TITLE_END = (".", ",", ";", ":", "\u3002", "\u0964")  # a sentence or a lead-in
+
+
+def bold_level(last_level: int) -> int:
+    """The level of a bold-line heading: one below the last real heading, else 2."""
+    return min(last_level + 1, 6) if last_level else 2
+
+
+def bold_heading(text: str) -> bool:
+    """Whether a paragraph that is bold throughout reads as a title: short, with letters, and
+    not ending like a sentence or a lead-in."""
+    return (
+        len(text.split()) <= _BOLD_HEADING_WORDS
+        and not text.endswith(_NOT_A_TITLE_END)
+        and any(ch.isalpha() for ch in text)
+    )
+
+
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
@@ -76,6 +97,26 @@ def parse_line(line: str) -> tuple[BlockKind, str, int]:
     if line.startswith("\\"):
         return "paragraph", line[1:], 1
     return "paragraph", line, 1
+
+
+def without_page_navigation(blocks: list[RawBlock], entries: Iterable[int]) -> list[RawBlock]:
+    """`blocks` without in-page navigation: of the blocks at `entries` (each wholly a link within
+    the page), those that repeat a heading (a table of contents) or each other ("back to top")."""
+    marked = set(entries)
+    if not marked:
+        return blocks
+    headings = {
+        text.casefold()
+        for index, (kind, text, _) in enumerate(blocks)
+        if kind == "heading" and index not in marked
+    }
+    repeats = Counter(blocks[index][1].casefold() for index in marked)
+    return [
+        block
+        for index, block in enumerate(blocks)
+        if index not in marked
+        or (block[1].casefold() not in headings and repeats[block[1].casefold()] < 2)
+    ]
 
 
 def with_paths(blocks: list[tuple[BlockKind, str, int]]) -> tuple[Block, ...]:

@@ -6,8 +6,9 @@
      └── CheckError          an operational failure of one check: a check row, never a version
           ├── FetchError     the page could not be fetched ("fetch", "http_status", "challenge");
           │                  `transient` says whether trying again later may help
-          └── ExtractError   the page was fetched but is not the document (login wall, empty shell,
-                             selector miss, too short, shrink, not HTML)
+          └── ExtractError   the page was fetched but is not the document (login wall, error
+                             page, interstitial, empty shell, selector miss, too short, shrink,
+                             not HTML)
 
 `alerts.DeliveryError` stands apart so `alerts` needs nothing from `monitor`.
 """
@@ -19,6 +20,8 @@ from typing import Literal
 ErrorKind = Literal[
     "login_wall",
     "challenge",
+    "error_page",
+    "interstitial",
     "empty_shell",
     "selector_miss",
     "too_short",

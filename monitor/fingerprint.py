@@ -32,6 +32,7 @@ from typing import cast
 from lxml import etree
 
 from monitor.normalizer import RAW_TEXT_TAGS, ExtractRules, hidden, link_target
+from monitor.regions import css_strings
 
 FINGERPRINT_VERSION = "1"
 
@@ -44,7 +45,7 @@ _LANDMARKS = frozenset({"head", "main", "role=main", "body"})
 def selector_attributes(rules: ExtractRules) -> frozenset[str] | None:
     """The attributes the rules' selectors may read, or None when that cannot be told."""
     names: set[str] = set()
-    for selector in (*rules.select, *rules.remove):
+    for selector in css_strings((*rules.select, *rules.remove)):
         if _UNSUPPORTED.search(selector):
             return None
         if "#" in selector:

@@ -1,10 +1,21 @@
-"""The guards that refuse a page which is not the document: bot checks, login walls, empty
-JavaScript shells and too little text. Each raises ExtractError with a kind and a reason."""
+"""The guards that refuse a page which is not the document: bot checks, login walls, error pages,
+empty JavaScript shells, too little text, and a shrink to a page that is not the document.
+Each raises ExtractError with a kind and a reason.
+
+Two kinds of evidence, strongest first:
+
+- Shape, against the document's own history (`not_the_document`): a capture that shrank to a
+  fraction of the last version and keeps almost none of its text word for word is an
+  interstitial, whatever it says and in whatever language.
+- Shape and wording on the page alone (`guard`), for a first check and for walls that are not
+  shrinks: a password field on a short page, and the families of words interstitials use
+  (signing in, proving one is human, "something went wrong"), read where a wall puts them (its
+  title and headings, or anywhere in a short text), never in a long policy's sentences.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from bs4 import BeautifulSoup
 from bs4.element import Tag
@@ -17,39 +28,60 @@ _SHELL_SCRIPT_BYTES = 20_000
 _JS_ROOT_IDS = ("root", "app", "__next", "__nuxt", "react-root", "mount", "app-root")
 _WALL_TEXT = 2000
 _LEEWAY = 30  # a title or heading "is" a wall phrase when it is little more than the phrase
+_PASSWORD = re.compile("^password$", re.I)
 
+SAME_DOCUMENT_SHARE = 0.2
+"""A shrunk capture is the document when at least this share of its text is blocks the last
+version has word for word (what is left of a policy that lost sections is verbatim)."""
+
+_APOSTROPHE = "['\u2019]"
+# Families of wording, each written as the grammar of the phrase rather than a list of phrases,
+# in English and French (Meta's largest audiences in the archive). Strong forms only ever
+# appear on walls; the weak ones also appear in page chrome (a sign-up bar), so they count only
+# in the extracted text, never in the whole page's text.
 _CHALLENGE = (
-    "security check",
-    "captcha",
-    "checking your browser",
-    "please enable cookies",
-    "unusual traffic",
-    "are you a robot",
-    "verify you are human",
-    "temporarily blocked",
+    r"security check|captcha|unusual traffic|temporarily blocked|ddos protection"
+    r"|checking (?:your browser|if the site connection is secure|the site connection)"
+    r"|verif(?:y|ying|ies|ication)(?: that)? (?:you|you" + _APOSTROPHE + r"re)"
+    r"(?: are)?(?: a)? (?:human|not a (?:robot|bot))"
+    r"|(?:human|bot|robot) verification|are you (?:a )?(?:human|robot)"
+    r"|please (?:enable|turn on) (?:javascript and )?cookies"
+    r"|v[ée]rifi\w* que vous (?:[êe]tes|n" + _APOSTROPHE + r"[êe]tes pas) (?:un )?(?:humain|robot)"
 )
-# Strong phrases only ever appear on walls; the weak ones also appear in page chrome (a sign-up
-# bar), so they count only in the extracted text, never in the whole page's text.
 _LOGIN_STRONG = (
-    "log in to continue",
-    "login to continue",
-    "you must log in",
-    "you must be logged in",
-    "sign up to see",
-    "log in to see photos",
+    r"(?:log|sign) ?in (?:to|or sign up to) (?:continue|see|view|access)"
+    r"|you (?:must|need to|have to) (?:be )?(?:log|sign)(?:ged)? ?in"
+    r"|sign up to see|(?:connectez|identifiez)-vous pour (?:continuer|voir|acc[ée]der)"
+    r"|vous devez (?:[êe]tre connect[ée]|vous connecter)"
 )
-_LOGIN_WEAK = ("log into facebook", "log in to facebook", "log in or sign up")
+_LOGIN_WEAK = (
+    r"(?:log|sign) ?(?:in(?:to)?|on) (?:to )?(?:your )?(?:facebook|instagram|meta|account)"
+    r"|log in or sign up|sign in with|continue with (?:google|apple|facebook)"
+    r"|se connecter|connectez-vous"
+)
+_A = _APOSTROPHE
+_NOT = rf"(?:not|isn{_A}?t|is not|is no longer|(?:cannot|can{_A}t|could not) be|was not)"
+_ERROR = (
+    r"something went wrong|an error (?:has )?occurred|internal server error|service unavailable"
+    r"|(?:this |the )?(?:page|content|link)(?: you requested)? " + _NOT + r" "
+    r"(?:available|found)|access denied|error [45]\d\d"
+    r"|une erreur (?:s" + _APOSTROPHE + r"est produite|est survenue)|page introuvable"
+    r"|(?:cette )?page n" + _APOSTROPHE + r"est pas disponible"
+)
 
 
-def _phrases(words: Iterable[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
+def _family(pattern: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + pattern + r")(?!\w)", re.I)
 
 
-_CHALLENGE_RE = _phrases(_CHALLENGE)
-_LOGIN_RE = _phrases(_LOGIN_STRONG + _LOGIN_WEAK)
-_LOGIN_STRONG_RE = _phrases(_LOGIN_STRONG)
-_NEW_ACCOUNT = re.compile(r"\bcreate new account\b", re.I)
-_FORGOT = re.compile(r"\bforgot(?:ten)? (?:your )?password\b", re.I)
+_CHALLENGE_RE = _family(_CHALLENGE)
+_LOGIN_RE = _family(_LOGIN_STRONG + "|" + _LOGIN_WEAK)
+_LOGIN_STRONG_RE = _family(_LOGIN_STRONG)
+_ERROR_RE = _family(_ERROR)
+_NEW_ACCOUNT = re.compile(
+    r"\bcreate (?:a )?new account\b|\bcr[ée]er (?:un )?(?:nouveau )?compte\b", re.I
+)
+_FORGOT = re.compile(r"\bforgot(?:ten)? (?:your )?password\b|\bmot de passe oubli[ée]", re.I)
 
 
 def check_walls(doc: Document, raw_html_text: str | None = None) -> None:
@@ -64,6 +96,7 @@ def check_walls(doc: Document, raw_html_text: str | None = None) -> None:
     checks: tuple[tuple[ErrorKind, str, re.Pattern[str], re.Pattern[str]], ...] = (
         ("challenge", "a bot check", _CHALLENGE_RE, _CHALLENGE_RE),
         ("login_wall", "a login wall", _LOGIN_RE, _LOGIN_STRONG_RE),
+        ("error_page", "an error page", _ERROR_RE, _ERROR_RE),
     )
     for kind, what, pattern, raw_pattern in checks:
         found = _find_phrase(doc, pattern, short)
@@ -100,9 +133,16 @@ def reads_whole_page(chars: int) -> bool:
 
 
 def guard(doc: Document, soup: BeautifulSoup, *, min_chars: int) -> None:
-    """Refuse a page that is not the document: challenge, login wall, empty shell, too short."""
+    """Refuse a page that is not the document: challenge, login wall, error page, empty shell,
+    too short."""
     chars = len(doc.text)
     check_walls(doc, soup.get_text(" ") if chars < _WALL_TEXT else None)
+    if chars < _WALL_TEXT and soup.find("input", attrs={"type": _PASSWORD}) is not None:
+        raise ExtractError(
+            "login_wall",
+            f"page is a login wall, not the document (a password field beside "
+            f"{chars} characters of text)",
+        )
     if chars < _SHELL_TEXT and (script := _script_bytes(soup, chars)) is not None:
         raise ExtractError(
             "empty_shell",
@@ -122,6 +162,28 @@ def _script_bytes(soup: BeautifulSoup, chars: int) -> int | None:
     empty_root = any(isinstance(r, Tag) and not r.get_text(strip=True) for r in roots)
     asks_js = any("javascript" in tag.get_text().lower() for tag in soup.find_all("noscript"))
     return script if empty_root or asks_js or script >= _SHELL_SCRIPT_BYTES else None
+
+
+def not_the_document(new: Document, old: Document, *, shrink_ratio: float) -> None:
+    """Raise ExtractError("interstitial") when `new`, a capture of the page whose last version
+    is `old`, shrank below `shrink_ratio` of it and keeps almost none of its text word for word.
+
+    That is the shape of every interstitial (a sign-in page, a human check, an error page, a
+    region notice), in any wording and any language; a policy that lost sections keeps the
+    rest verbatim, so a real shrink passes (and still waits for a second check to confirm it).
+    """
+    if not old.blocks or new.words >= old.words * shrink_ratio:
+        return
+    kept_lines = {block.line for block in old.blocks}
+    total = sum(len(block.line) for block in new.blocks)
+    kept = sum(len(block.line) for block in new.blocks if block.line in kept_lines)
+    if total and kept >= SAME_DOCUMENT_SHARE * total:
+        return
+    raise ExtractError(
+        "interstitial",
+        f"page is not the document: it shrank from {old.words:,} to {new.words:,} words and "
+        f"keeps {100 * kept // max(total, 1)}% of its text from the last version",
+    )
 
 
 def _amount(size: int) -> str:

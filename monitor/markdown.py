@@ -5,7 +5,16 @@ from __future__ import annotations
 import html as htmllib
 import re
 
-from monitor.document import BlockKind, Document, RawBlock, clean_text, with_paths
+from monitor.document import (
+    BlockKind,
+    Document,
+    RawBlock,
+    bold_heading,
+    bold_level,
+    clean_text,
+    with_paths,
+    without_page_navigation,
+)
 from monitor.errors import ExtractError
 from monitor.urls import canonical_text_urls, canonical_url
 
@@ -36,6 +45,8 @@ _LINK = re.compile(
     r"|<(https?://[^\s<>]+)>"
 )
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_PAGE_LINK = re.compile(r"\[[^\[\]]*\]\(\s*<?#[^\s)]*>?\s*\)")  # [Section](#section)
+_WHOLE_BOLD = re.compile(r"(\*\*|__)(?=\S)(?:(?!\1).)+(?<=\S)\1$")
 # `**strong**`, `*em*` and the underscore forms (which never open or close inside a word); a
 # marker without its pair is text.
 _EMPHASIS = re.compile(r"(\*\*?)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__?)(?=\S)(.+?)(?<=\S)\3(?!\w)")
@@ -118,12 +129,14 @@ class _MarkdownReader:
         self.lists: list[int] = []  # content columns of the open list items
         self.blank = True
         self.fence = ""
+        self.real_level = 0  # level of the last # or setext heading
+        self.contents_entries: list[int] = []  # blocks that are wholly a link within the page
 
     def read(self, text: str) -> list[RawBlock]:
         for raw in text.splitlines():
             self._line(raw)
         self._close()
-        return self.out
+        return without_page_navigation(self.out, self.contents_entries)
 
     def _line(self, raw: str) -> None:
         if self.fence:
@@ -149,7 +162,7 @@ class _MarkdownReader:
         if self.lines and not self.blank and self.kind == "paragraph" and _SETEXT.match(body):
             level = 1 if body[0] == "=" else 2
             self.lines, lines = [], self.lines
-            self._emit("heading", _md_inline(_protect(" ".join(lines))), level)
+            self._heading(_md_inline(_protect(" ".join(lines))), level)
             return
         if _HR.match(body):
             self._close()
@@ -164,7 +177,7 @@ class _MarkdownReader:
         elif (m := _ATX.match(body)) and (indent <= 3 or self.lists):
             self._close()
             self._pop_lists(indent)
-            self._emit("heading", _md_inline(_protect(m.group(2) or "")), len(m.group(1)))
+            self._heading(_md_inline(_protect(m.group(2) or "")), len(m.group(1)))
         elif m := _ITEM.match(body):
             self._item(indent, m)
         elif self.lines and not self.blank:
@@ -204,13 +217,22 @@ class _MarkdownReader:
                 parts.append("")
         for part in parts:
             text = _md_inline(_protect(part.removesuffix("\\")))
+            bold = kind == "paragraph" and _WHOLE_BOLD.match(part.strip())
+            if text and bold and bold_heading(text):  # a bold line is a heading, as in HTML
+                kind, level = "heading", bold_level(self.real_level)
             if text:
+                if _PAGE_LINK.fullmatch(part.strip()):
+                    self.contents_entries.append(len(self.out))
                 self._emit(kind, text, level)
                 kind, level = "paragraph", 1
 
     def _emit(self, kind: BlockKind, text: str, level: int) -> None:
         if text:
             self.out.append((kind, text, level))
+
+    def _heading(self, text: str, level: int) -> None:
+        self.real_level = level
+        self._emit("heading", text, level)
 
     def _row(self, body: str) -> None:
         row = _protect(body.strip())

@@ -8,17 +8,35 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from hashlib import sha256
 
-import soupsieve
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from monitor.document import Document, RawBlock, clean_text, with_paths
+from monitor.chrome import find_furniture
+from monitor.document import (
+    Document,
+    RawBlock,
+    bold_heading,
+    bold_level,
+    clean_text,
+    with_paths,
+    without_page_navigation,
+)
 from monitor.errors import ExtractError
 from monitor.guards import guard
+from monitor.regions import (
+    Selector,
+    check_css,
+    cut_ranges,
+    removed_ids,
+    select_regions,
+    to_json,
+)
 from monitor.urls import canonical_text_urls, canonical_url
 
 NORMALIZER_VERSION = "5"
@@ -27,19 +45,17 @@ NORMALIZER_VERSION = "5"
 
 @dataclass(frozen=True, slots=True)
 class ExtractRules:
-    """Which part of a page is the document; raises ValueError on a selector that cannot parse."""
+    """Which part of a page is the document (monitor.regions); raises ValueError on a selector
+    that cannot parse."""
 
-    select: tuple[str, ...] = ()
-    remove: tuple[str, ...] = ()
+    select: tuple[Selector, ...] = ()
+    remove: tuple[Selector, ...] = ()
     min_chars: int = 200
 
     def __post_init__(self) -> None:
         for selector in (*self.select, *self.remove):
-            try:
-                soupsieve.compile(selector)
-            except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:  # ::pseudo
-                reason = str(exc).splitlines()[0]
-                raise ValueError(f"invalid CSS selector {selector!r}: {reason}") from exc
+            if isinstance(selector, str):
+                check_css(selector)
         if self.min_chars < 0:
             raise ValueError(f"min_chars must be 0 or more, not {self.min_chars}")
 
@@ -47,8 +63,8 @@ class ExtractRules:
     def digest(self) -> str:
         payload = {
             "normalizer": NORMALIZER_VERSION,
-            "select": list(self.select),
-            "remove": list(self.remove),
+            "select": [to_json(s) for s in self.select],
+            "remove": [to_json(s) for s in self.remove],
             "min_chars": self.min_chars,
         }
         return sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -81,6 +97,11 @@ _INLINE_TAGS = frozenset(
     }
 )
 _LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
+_BOLD_TAGS = frozenset({"b", "strong"})
+_ALNUM = re.compile(r"[^\W_]")
+_LAYOUT_ROLES = frozenset({"presentation", "none"})
+_BOLD_HEADING_WORDS = 20
+_NOT_A_TITLE_END = (".", ",", ";", ":", "。", "।")  # a sentence or a lead-in
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _SECTIONING = frozenset({"main", "article", "section"})
 _FORM_CONTENT = ["main", "article", "h1"]
@@ -116,6 +137,7 @@ class _Exit:
 class _Link:
     target: str
     start: int
+    inpage: bool = False
 
 
 @dataclass(slots=True)
@@ -127,10 +149,12 @@ class _Item:
 class _Walker:
     """Turns element subtrees into raw blocks in one pass over the tree (no per-node get_text)."""
 
-    def __init__(self, base_url: str, skip: set[int]) -> None:
+    def __init__(self, base_url: str, skip: AbstractSet[int], shown: AbstractSet[int]) -> None:
         self.base_url = base_url
         self.page = canonical_url(base_url, base_url).partition("#")[0] if base_url else ""
         self.skip = skip
+        self.shown = shown
+        self.tables: list[bool] = []  # for each open table: whether it is a layout table
         self.blocks: list[RawBlock] = []
         self.pieces: list[str] = []
         self.items: list[_Item] = []
@@ -142,8 +166,20 @@ class _Walker:
         self.link: _Link | None = None
         self.cells: list[str] | None = None
         self.cell_start: int | None = None
+        # Whole-block marks: text under <b>/<strong> (a bold line is a heading by convention)
+        # and text of links within the page (a table of contents repeats the headings).
+        self.marking = 0  # open <b>, <strong> and in-page links
+        self.bold = 0
+        self.bold_chars = 0
+        self.inpage_chars = 0
+        self.real_level = 0  # level of the last h1-h6 or role=heading
+        self.contents_entries: list[int] = []  # blocks that are wholly an in-page link
 
-    def walk(self, root: Tag) -> None:
+    def walk(self, root: PageElement) -> None:
+        if not isinstance(root, Tag):  # a range that starts or ends inside a text
+            if type(root) is NavigableString:
+                self.pieces.append(root)
+            return
         if root.name in RAW_TEXT_TAGS:  # a selector that matched a script: never content
             return
         self.sectioned = int(root.name in _SECTIONING or root.get("role") == "main")
@@ -160,6 +196,8 @@ class _Walker:
                     self._text(node)
                 else:
                     append(node)
+                if self.marking:
+                    self._mark(node)
             elif type(node) is _Exit:
                 node.action()
             elif isinstance(node, Tag):
@@ -176,7 +214,7 @@ class _Walker:
         if id(tag) in self.skip or (name in ("header", "footer") and not self.sectioned):
             return True
         attrs = tag.attrs
-        return bool(attrs) and hidden(attrs)
+        return bool(attrs) and hidden(attrs) and id(tag) not in self.shown
 
     def _exempt(self, tag: Tag) -> bool:
         """Chrome tags that hold the document on some sites: accordion headings are buttons, and
@@ -193,9 +231,11 @@ class _Walker:
         if name in _INLINE_TAGS:
             if name == "a" and self.link is None and isinstance(href := tag.get("href"), str):
                 self._open_link(href, stack)
+            elif name in _BOLD_TAGS:
+                self._open_bold(stack)
             stack.extend(reversed(tag.contents))
             return
-        if self.cells is not None or self.flat:
+        if self.cells is not None or (self.flat and not _is_heading(tag)):
             self._enter_flat(name, stack)
         else:
             self._flush()
@@ -213,7 +253,10 @@ class _Walker:
         if name == "li":
             self.items.append(_Item(max(1, self.list_depth)))
             return self._close_item
-        if name == "tr":
+        if name == "table":
+            self.tables.append(layout_table(tag))
+            return self._close_table
+        if name == "tr" and not (self.tables and self.tables[-1]):
             self.cells = []
             return self._close_row
         counters = (
@@ -245,7 +288,31 @@ class _Walker:
     def _close_heading(self) -> None:
         self._flush()
         self.flat -= 1
+        # A heading inside a heading ends the outer one, as a browser's parser does: the text
+        # after the inner heading is no heading at all.
+        self.real_level = self.heading or self.real_level
         self.heading = 0
+
+    def _close_table(self) -> None:
+        self._flush()
+        self.tables.pop()
+
+    def _open_bold(self, stack: list[PageElement | _Exit]) -> None:
+        self.bold += 1
+        self.marking += 1
+
+        def close() -> None:
+            self.bold -= 1
+            self.marking -= 1
+
+        stack.append(_Exit(close))
+
+    def _mark(self, text: str) -> None:
+        chars = sum(map(len, text.split()))
+        if self.bold:
+            self.bold_chars += chars
+        if self.link is not None and self.link.inpage:
+            self.inpage_chars += chars
 
     def _close_item(self) -> None:
         self._flush()
@@ -288,14 +355,20 @@ class _Walker:
 
     def _open_link(self, href: str, stack: list[PageElement | _Exit]) -> None:
         target = link_target(href, self.base_url)
-        if target.partition("#")[0] == self.page and "#" in target:
+        inpage = href.strip()[:1] == "#" or (
+            target.partition("#")[0] == self.page and "#" in target
+        )
+        if inpage:
             target = ""  # a same-page anchor: the words are content, the jump is not
-        link = self.link = _Link(target, len(self.pieces))
+            self.marking += 1
+        link = self.link = _Link(target, len(self.pieces), inpage)
 
         def close() -> None:
             self._end_link_segment()
             if self.link is link:
                 self.link = None
+            if inpage:
+                self.marking -= 1
 
         stack.append(_Exit(close))
 
@@ -320,15 +393,41 @@ class _Walker:
         self.pieces.clear()
         if self.link is not None:
             self.link.start = 0
-        if not text:
-            return
+        bold, inpage = self.bold_chars, self.inpage_chars
+        self.bold_chars = self.inpage_chars = 0
+        if not _ALNUM.search(text):
+            return  # an icon, a bullet or a rule drawn in characters: decoration
+        chars = sum(map(len, text.split()))
+        if inpage >= chars:
+            self.contents_entries.append(len(self.blocks))
         if self.heading:
             self.blocks.append(("heading", text, self.heading))
         elif self.items and not self.items[-1].emitted:
             self.items[-1].emitted = True
             self.blocks.append(("item", text, self.items[-1].depth))
+        elif bold >= chars and bold_heading(text):
+            self.blocks.append(("heading", text, bold_level(self.real_level)))
         else:
             self.blocks.append(("paragraph", text, 1))
+
+    def document_blocks(self) -> list[RawBlock]:
+        return without_page_navigation(self.blocks, self.contents_entries)
+
+
+def layout_table(table: Tag) -> bool:
+    """A table that lays the page out rather than holding data: role presentation or none, or a
+    single column (no row has two cells). Its rows and cells are unwrapped, never flattened."""
+    if table.get("role") in _LAYOUT_ROLES:
+        return True
+    for part in table.contents:
+        if not isinstance(part, Tag):
+            continue
+        rows = [part] if part.name == "tr" else [r for r in part.contents if isinstance(r, Tag)]
+        for row in rows:
+            cells = (c for c in row.contents if isinstance(c, Tag) and c.name in ("td", "th"))
+            if row.name == "tr" and sum(1 for _ in cells) > 1:
+                return False
+    return True
 
 
 def link_target(href: str, base_url: str) -> str:
@@ -341,7 +440,9 @@ def hidden(attrs: Mapping[str, object]) -> bool:
     """Hidden, navigation-like, modal or consent elements, judged by attributes alone."""
     if attrs.get("hidden") not in (None, "until-found"):
         return True
-    if str(attrs.get("aria-hidden", "")).lower() == "true" or attrs.get("aria-modal") == "true":
+    # aria-hidden is not here: it hides from screen readers only, and pages put visible text
+    # under it (a link's label repeated in its aria-label).
+    if attrs.get("aria-modal") == "true":
         return True
     style = attrs.get("style")
     if isinstance(style, str) and _HIDDEN_STYLE.search(style):
@@ -353,6 +454,10 @@ def hidden(attrs: Mapping[str, object]) -> bool:
         return True
     label = attrs.get("aria-label")
     return isinstance(label, str) and bool(_CONSENT_LABEL.search(label))
+
+
+def _is_heading(tag: Tag) -> bool:
+    return tag.name in _HEADING_TAGS or tag.get("role") == "heading"
 
 
 def _aria_heading(tag: Tag) -> int:
@@ -400,51 +505,53 @@ codecs.register_error(_STRAY_CP1252, _stray_cp1252)
 
 
 def decode_page(data: bytes, encoding: str | None) -> str:
-    """A page's text: BOM, then the HTTP charset, then <meta charset>, then UTF-8."""
+    """A page's text, trusting the bytes over a label they contradict.
+
+    In order: a byte-order mark; UTF-8 when the bytes are valid UTF-8 (servers label UTF-8
+    pages utf-16 or latin-1 by mistake, and no other charset's text is valid UTF-8 by chance),
+    unless a UTF-16 label is borne out by NUL bytes; then the HTTP charset, `<meta charset>`,
+    and UTF-8 with stray bytes read as Windows-1252. Labels are read as browsers read them
+    (WHATWG Encoding): ISO-8859-1, Latin-1 and ASCII mean Windows-1252.
+    """
     for bom, name in _BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace")
     sniffed = _META_CHARSET.search(data[:4096])
     meta = sniffed.group(1).decode("ascii") if sniffed else None
-    if meta and meta.lower().startswith("utf-16"):
-        meta = "utf-8"  # a document that can declare itself in ASCII is not UTF-16
-    for candidate in (encoding, meta, "utf-8"):
-        if not candidate:
-            continue
-        try:
-            name = codecs.lookup(candidate).name
-        except LookupError:
-            continue
-        errors = _STRAY_CP1252 if name == "utf-8" else "replace"
-        return data.decode(name, errors=errors)
-    raise AssertionError("unreachable: utf-8 is always a known codec")
+    labels = [_codec(label) for label in (encoding, meta) if label]
+    first = labels[0] if labels else None
+    if first and first.startswith("utf-16") and b"\x00" in data[:1024]:
+        return data.decode(first, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    name = next((label for label in labels if label and not label.startswith("utf-16")), "utf-8")
+    return data.decode(name, errors=_STRAY_CP1252 if name == "utf-8" else "replace")
 
 
-def _regions(soup: BeautifulSoup, rules: ExtractRules) -> list[Tag]:
-    if not rules.select:
-        found = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
-        return [found] if isinstance(found, Tag) else []
-    kept: list[Tag] = []
-    seen: set[int] = set()
-    for match in soup.select(", ".join(rules.select)):
-        if not any(id(parent) in seen for parent in match.parents):
-            kept.append(match)
-        seen.add(id(match))
-    return kept
+_WHATWG_ALIASES = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}
 
 
-def _removed(regions: Iterable[Tag], remove: tuple[str, ...]) -> set[int]:
-    if not remove:
-        return set()
-    selector = ", ".join(remove)
-    return {id(match) for region in regions for match in region.select(selector)}
+def _codec(label: str) -> str | None:
+    """The Python codec for a charset label as a browser reads it; None when unknown."""
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return _WHATWG_ALIASES.get(name, name)
 
 
-def _walk(regions: Iterable[Tag], base_url: str, skip: set[int]) -> list[RawBlock]:
-    walker = _Walker(base_url, skip)
+def _walk(
+    regions: Iterable[PageElement],
+    base_url: str,
+    skip: AbstractSet[int],
+    shown: AbstractSet[int],
+) -> list[RawBlock]:
+    walker = _Walker(base_url, skip, shown)
     for region in regions:
         walker.walk(region)
-    return walker.blocks
+    return walker.document_blocks()
 
 
 def normalize_html(
@@ -459,16 +566,26 @@ def normalize_html(
     Guards, in order: challenge, login_wall, empty_shell, too_short.
     """
     text = decode_page(html, encoding) if isinstance(html, bytes) else html
-    soup = BeautifulSoup(text, "lxml", multi_valued_attributes=None)
+    with warnings.catch_warnings():  # a page that opens with <?xml ...?> is still HTML to us
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(text, "lxml", multi_valued_attributes=None)
     title_tag = soup.head.find("title") if soup.head else None  # not an <svg><title> icon
     title = clean_text(title_tag.get_text()) if title_tag else ""
-    regions = _regions(soup, rules)
+    cut_ranges(soup, rules.remove)
+    regions = select_regions(soup, rules.select)
     if not regions:
         # A wall or a shell explains a miss better than the selector does.
-        page = Document(with_paths(_walk([soup.body or soup], base_url, set())), title)
+        page = Document(with_paths(_walk([soup.body or soup], base_url, set(), set())), title)
         guard(page, soup, min_chars=0)
-        selectors = ", ".join(rules.select)
+        selectors = ", ".join(map(str, rules.select))
         raise ExtractError("selector_miss", f"selector {selectors!r} matched nothing on the page")
-    doc = Document(with_paths(_walk(regions, base_url, _removed(regions, rules.remove))), title)
+    skip, shown = removed_ids(regions, rules.remove), set[int]()
+    for region in regions:
+        if not isinstance(region, Tag):
+            continue
+        furniture = find_furniture(region)
+        skip |= furniture.skip
+        shown |= furniture.shown
+    doc = Document(with_paths(_walk(regions, base_url, skip, shown)), title)
     guard(doc, soup, min_chars=rules.min_chars)
     return doc

@@ -23,8 +23,9 @@ from monitor.document import Document
 from monitor.errors import CheckError, ExtractError, FetchError
 from monitor.fetcher import Clock, FetchResult
 from monitor.fingerprint import fingerprint
-from monitor.guards import reads_whole_page
+from monitor.guards import not_the_document, reads_whole_page
 from monitor.normalizer import ExtractRules, decode_page, normalize_html
+from monitor.regions import wait_selectors
 from monitor.topics import classify
 from storage.repo import Repo
 from storage.values import (
@@ -191,7 +192,7 @@ class Checker:
         self, kind: str, doc: DocumentSettings, previous: CheckOut | None
     ) -> FetchResult:
         if kind == "browser":
-            return await self.browser.fetch(doc.url, wait_for=doc.select)
+            return await self.browser.fetch(doc.url, wait_for=wait_selectors(doc.select))
         if previous is None or previous.fetcher != "http":  # no validators from a browser
             return await self.http.fetch(doc.url)
         return await self.http.fetch(
@@ -280,6 +281,16 @@ class Checker:
             return self._record(doc, base, "new", version=version, snapshot=snapshot)
         if sha == latest.text_sha256:
             return self._record(doc, base, "unchanged", seen=latest.number)
+        ratio = self.settings.guards.shrink_ratio
+        if new_doc.words < latest.words * ratio:
+            old = self.repo.version(slug, latest.number)
+            assert old is not None, "recent_versions listed a version that cannot be read"
+            try:
+                not_the_document(new_doc, Document.from_text(old.text), shrink_ratio=ratio)
+            except ExtractError as exc:
+                return self._record_failure(
+                    doc, exc, fetched.started, fetched.t0, fetched.fetcher, fetched.result.status
+                )
         if self._unconfirmed_shrink(slug, latest.words, new_doc.words, sha):
             message = (
                 f"text shrank from {latest.words:,} to {new_doc.words:,} words; it becomes a "

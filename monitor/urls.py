@@ -32,6 +32,7 @@ _TRACKING_KEYS = frozenset(
 _TRACKING_PREFIXES = ("utm_", "__cft__", "__xts__")
 _CDN_SUFFIXES = ((".fbcdn.net", "fbcdn"), (".cdninstagram.com", "cdninstagram"))
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_ENCODED_URL = re.compile(r"/https?%3A%2F%2F", re.IGNORECASE)
 _DROPPED_SCHEMES = ("javascript:", "data:", "vbscript:")
 _KEPT_AS_IS = ("mailto:", "tel:")
 _URL_NOISE = str.maketrans("", "", "\t\n\r")
@@ -59,11 +60,20 @@ def _canonical(url: str, unwraps_left: int) -> str:
     host = parts.netloc.lower()
     if scheme in _DEFAULT_PORTS and host.endswith(_DEFAULT_PORTS[scheme]):
         host = host.removesuffix(_DEFAULT_PORTS[scheme])
+    if scheme == "http":
+        scheme = "https"  # the same page to a reader; sites link both ways at random
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     if unwraps_left and _is_redirect(host, parts.path):
         target = next((value for key, value in pairs if key == "u"), "")
         if target:
             return _canonical(urljoin(url, target.strip()), unwraps_left - 1)
+    if unwraps_left and (nested := _ENCODED_URL.search(parts.path)):
+        # `/privacy/policy/printable/https%3A%2F%2F...`: an absolute address written into a
+        # relative link, which the browser resolved against the page's own path.
+        inner = unquote(parts.path[nested.start() + 1 :])
+        if parts.query:
+            inner += ("&" if "?" in inner else "?") + parts.query
+        return _canonical(inner, unwraps_left - 1)
     bare_host = host.rpartition("@")[2].partition(":")[0]
     for suffix, label in _CDN_SUFFIXES:
         if bare_host.endswith(suffix):

@@ -18,6 +18,7 @@ from monitor.errors import CheckError
 from monitor.fetcher import FetchResult, HttpFetcher
 from monitor.normalizer import normalize_html
 from monitor.pipeline import BLOCKING_STATUSES, ESCALATE, rules_for
+from monitor.regions import wait_selectors
 from monitor.runtime import fetch_options, make_browser
 
 HINTS = {
@@ -78,7 +79,7 @@ async def validate_documents(
     async with HttpFetcher(options) as http, make_browser(settings, options) as browser:
         fetchers: dict[str, Fetch] = {
             "http": lambda doc: http.fetch(doc.url),
-            "browser": lambda doc: browser.fetch(doc.url, wait_for=doc.select),
+            "browser": lambda doc: browser.fetch(doc.url, wait_for=wait_selectors(doc.select)),
         }
         return [await _validate(settings, doc, fetchers) for doc in docs]
 

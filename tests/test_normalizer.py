@@ -347,7 +347,16 @@ HTML_CASES: dict[str, tuple[str, str]] = {
         '\u201cWe\u2019ll\u201d \u2014 <tags> & "more"',
     ),
     "hidden things dropped": (
-        '<p hidden>a</p><p aria-hidden="true">b</p><p style="DISPLAY: none">c</p><p>d</p>',
+        '<p hidden>a</p><p style="DISPLAY: none">c</p><p>d</p>',
+        "d",
+    ),
+    # aria-hidden hides from screen readers only: pages put visible labels under it.
+    "aria-hidden text is visible": (
+        '<a href="/x" aria-label="b"><span aria-hidden="true">b</span></a><p>d</p>',
+        "[b](https://www.facebook.com/x)\nd",
+    ),
+    "icon-only blocks are decoration": (
+        '<p><span aria-hidden="true">\u24d8</span></p><p>\u2022</p><p>d</p>',
         "d",
     ),
     "until-found is content": (

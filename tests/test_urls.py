@@ -21,6 +21,28 @@ CASES: list[tuple[str, str, str, str]] = [
         "https://www.example.com/Path",
     ),
     ("default port dropped", "https://example.com:443/a", BASE, "https://example.com/a"),
+    ("http is https", "http://help.example.com/5355?ref=igtos", BASE, "https://help.example.com/5355"),
+    ("http default port", "http://example.com:80/a", BASE, "https://example.com/a"),
+    ("http other port kept", "http://example.com:8080/a", BASE, "https://example.com:8080/a"),
+    # Archived printable policies resolve an encoded absolute address against their own path.
+    (
+        "encoded address inside a printable path",
+        "https://mbasic.facebook.com/privacy/policy/printable/https%3A%2F%2Flm.facebook.com%2Fl.php%3Fu=https%3A%2F%2Fresearch.example.com%2F",
+        BASE,
+        "https://research.example.com/",
+    ),
+    (
+        "encoded address with its query outside the encoding",
+        "/privacy/policy/printable/https%3A%2F%2Fhelp.example.com%2F1986?ref=x&id=4",
+        BASE,
+        "https://help.example.com/1986?id=4",
+    ),
+    (
+        "an encoded address in a query value stays a value",
+        "https://example.com/share?next=https%3A%2F%2Fexample.org%2F",
+        BASE,
+        "https://example.com/share?next=https://example.org/",
+    ),
     ("empty path becomes slash", "https://example.com", BASE, "https://example.com/"),
     (
         "whitespace around and inside",
