@@ -1,9 +1,13 @@
-"""Site furniture found by the page's shape, not by its words or class names.
+"""What in a page is not the document: hidden elements, and site furniture found by shape.
 
-A region (`main`, `[role=main]`, a selected element) often holds more than the document: the
-site's footer after a separator, a language picker, a breadcrumb, "related articles", a
-"was this helpful?" widget. They sit beside the document, not inside it. So extraction follows
-the region's *spine*: from the region down through each child that holds nearly all of its
+`hidden()` judges an element by its attributes alone: hidden, display:none, a modal, a
+navigation or banner landmark, a cookie-consent container.
+
+Site furniture is found by the page's shape, not by its words or class names. A region
+(`main`, `[role=main]`, a selected element) often holds more than the document: the site's
+footer after a separator, a language picker, a breadcrumb, "related articles", a "was this
+helpful?" widget. They sit beside the document, not inside it. So extraction follows the
+region's *spine*: from the region down through each child that holds nearly all of its
 parent's text (DOMINANT), stopping where the text divides between several children (the
 document's own sections). The children left beside the spine are *peripheral*; a peripheral
 element is furniture when it has no prose of its own (only links and short labels: link lists,
@@ -22,10 +26,12 @@ things the extraction fingerprint hashes (monitor.fingerprint).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from bs4.element import NavigableString, PageElement, Tag
+
+from monitor.urls import link_target
 
 DOMINANT = 0.85
 """A child holding at least this share of its parent's text is where the document continues."""
@@ -44,6 +50,56 @@ _QUESTION_ENDS = ("?", "\uff1f", "\u061f")  # ? in Latin, CJK full width and Ara
 _COPYRIGHT_CHARS = 200
 _DIGIT = re.compile(r"\d")
 _WORDLIKE = re.compile(r"\w")
+
+
+_DROP_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog", "search"}
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_BANNER_WORDS = "banner|notice|bar|popup|pop-up|modal|overlay|dialog|prompt|manager|wall|layer"
+# A policy's own "Cookies" or "Consent" section must survive, so the word alone is not enough.
+_CONSENT_ID = re.compile(
+    rf"(?:cookie|consent|gdpr|cmp)[\w-]*?(?:{_BANNER_WORDS}|consent)"
+    rf"|(?:{_BANNER_WORDS})[\w-]*?(?:cookie|consent)|onetrust|cookiebot|didomi|usercentrics",
+    re.I,
+)
+_CONSENT_HINT = re.compile("cookie|consent|gdpr|cmp|onetrust|didomi|usercentrics")
+_CONSENT_LABEL = re.compile(
+    r"\b(?:allow|accept|use of|manage|about)\b[^.]{0,40}\bcookies\b"
+    r"|\bcookie (?:banner|notice|consent)|\bconsent (?:banner|dialog|notice)",
+    re.I,
+)
+
+
+def hidden(attrs: Mapping[str, object]) -> bool:
+    """Hidden, navigation-like, modal or consent elements, judged by attributes alone."""
+    if attrs.get("hidden") not in (None, "until-found"):
+        return True
+    # aria-hidden is not here: it hides from screen readers only, and pages put visible text
+    # under it (a link's label repeated in its aria-label).
+    if attrs.get("aria-modal") == "true":
+        return True
+    style = attrs.get("style")
+    if isinstance(style, str) and _HIDDEN_STYLE.search(style):
+        return True
+    if attrs.get("role") in _DROP_ROLES:
+        return True
+    names = f"{attrs.get('id', '')} {attrs.get('class', '')}".lower()
+    if _CONSENT_HINT.search(names) and _CONSENT_ID.search(names):
+        return True
+    label = attrs.get("aria-label")
+    return isinstance(label, str) and bool(_CONSENT_LABEL.search(label))
+
+
+def visible_regions(regions: list[PageElement]) -> list[PageElement]:
+    """The regions not inside a hidden element (a copy of the page kept hidden for a script, as
+    a server-rendered root under display:none), unless all of them are."""
+    shown = [
+        region
+        for region in regions
+        if not any(parent.attrs and hidden(parent.attrs) for parent in region.parents)
+    ]
+    return shown or regions
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +203,8 @@ def text_runs(element: Tag) -> Iterator[tuple[str, bool]]:
             continue
         if not isinstance(node, Tag) or node.name in _UNCOUNTED:
             continue
-        is_link = node.name == "a" and bool(str(node.get("href") or "").strip("# "))
+        href = node.get("href") if node.name == "a" else None
+        is_link = isinstance(href, str) and link_target(href, "") != ""
         if is_link or node.name not in _INLINE:
             if pieces and (run := " ".join("".join(pieces).split())):
                 yield run, linked

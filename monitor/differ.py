@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Literal, cast
+from typing import Literal, cast, overload
 
 from diff_match_patch import diff_match_patch
 
@@ -36,6 +36,12 @@ _KINDS: tuple[ChangeKind, ...] = ("added", "removed", "modified", "moved")
 # A word or a punctuation mark with the spaces before it: dmp's semantic cleanup weighs an
 # equality by its token count, and spaces of their own would make "you" between two edits weigh 3.
 _TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
+# A sentence with the spaces after it (the danda ends a sentence in Hindi), or what is left.
+_SENTENCE = re.compile(r"[^.!?\u0964]*(?:[.!?\u0964]+|$)\s*")
+DIFF_BUDGET = 1_000_000
+"""Shared tokens of one block between its common prefix and suffix, multiplied side by side,
+above which words give way to sentences: dmp's worst case is that product (about half a
+second of CPU at this size)."""
 _WORD = re.compile(r"\w+")
 
 
@@ -175,13 +181,33 @@ def diff_documents(old: Document, new: Document) -> ChangeSet:
 
 
 def diff_words(before: str, after: str) -> tuple[Span, ...]:
-    """Word-precision spans: "=" and "-" join to `before`, "=" and "+" join to `after`."""
+    """Word-precision spans: "=" and "-" join to `before`, "=" and "+" join to `after`.
+
+    The cost is bounded: when the words the two texts share are too many for dmp's worst case
+    (DIFF_BUDGET), the block is diffed sentence by sentence, and past that replaced whole. The
+    spans stay exact either way; they are only coarser.
+    """
     if before == after:
         return _whole("=", before)
-    tokens_a, tokens_b = _TOKEN.findall(before), _TOKEN.findall(after)
+    for split, readable in ((_TOKEN.findall, True), (_sentences, False)):
+        tokens_a, tokens_b = split(before), split(after)
+        kept = _align(tokens_a, tokens_b, budget=DIFF_BUDGET)
+        if kept is not None:
+            return _spans(tokens_a, tokens_b, kept, readable)
+    return _tidy([("-", before), ("+", after)])
+
+
+def _sentences(text: str) -> list[str]:
+    return [sentence for sentence in _SENTENCE.findall(text) if sentence]
+
+
+def _spans(
+    tokens_a: list[str], tokens_b: list[str], kept: list[tuple[int, int]], readable: bool
+) -> tuple[Span, ...]:
     sym_a, sym_b = _encode(tokens_a, tokens_b)
-    diffs = _as_diffs(sym_a, sym_b, _align(tokens_a, tokens_b))
-    _DMP.diff_cleanupSemantic(diffs)
+    diffs = _as_diffs(sym_a, sym_b, kept)
+    if readable:
+        _DMP.diff_cleanupSemantic(diffs)
     spans: list[Span] = []
     pos_a = pos_b = 0
     for code, chunk in diffs:
@@ -299,8 +325,15 @@ def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str]:
     return encode(a), encode(b)
 
 
-def _align(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
-    """Pairs (i, j), increasing in both, of equal items (lines or words) the diff keeps.
+@overload
+def _align(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]: ...
+@overload
+def _align(a: Sequence[str], b: Sequence[str], budget: int) -> list[tuple[int, int]] | None: ...
+def _align(
+    a: Sequence[str], b: Sequence[str], budget: int | None = None
+) -> list[tuple[int, int]] | None:
+    """Pairs (i, j), increasing in both, of equal items (lines or words) the diff keeps; None
+    when the items both sides share are more than `budget` allows (their product bounds dmp).
 
     Items found on one side only can never be kept, so they are left out before diffing: a
     rewritten page then costs no more than the items it shares, instead of dmp's O(N*D) worst case.
@@ -308,6 +341,13 @@ def _align(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
     in_a, in_b = set(a), set(b)
     index_a = [i for i, line in enumerate(a) if line in in_b]
     index_b = [j for j, line in enumerate(b) if line in in_a]
+    if budget is not None:
+        same = _common_prefix([a[i] for i in index_a], [b[j] for j in index_b])
+        tail = _common_prefix(
+            [a[i] for i in reversed(index_a[same:])], [b[j] for j in reversed(index_b[same:])]
+        )
+        if (len(index_a) - same - tail) * (len(index_b) - same - tail) > budget:
+            return None
     sym_a, sym_b = _encode([a[i] for i in index_a], [b[j] for j in index_b])
     pairs: list[tuple[int, int]] = []
     x = y = 0

@@ -10,7 +10,7 @@ every element, in order, and every character of text, except what extraction nev
   and refuses one as a region);
 - the contents of comments, processing instructions and doctypes (their places are kept);
 - attributes, which the extractor reads only through `role`, `aria-level`, the verdict of
-  `normalizer.hidden()` and the canonical target of an `<a href>`: those four are hashed in
+  `chrome.hidden()` and the canonical target of an `<a href>`: those four are hashed in
   place of the attributes. Attributes that a `select` or `remove` selector names (`#` reads
   `id`, `.` reads `class`, `[name...]` reads `name`) are hashed as they are.
 
@@ -31,8 +31,10 @@ from typing import cast
 
 from lxml import etree
 
-from monitor.normalizer import RAW_TEXT_TAGS, ExtractRules, hidden, link_target
+from monitor.chrome import hidden
+from monitor.normalizer import RAW_TEXT_TAGS, ExtractRules
 from monitor.regions import css_strings
+from monitor.urls import link_target
 
 FINGERPRINT_VERSION = "1"
 

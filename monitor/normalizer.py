@@ -9,7 +9,7 @@ import codecs
 import json
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from hashlib import sha256
@@ -17,7 +17,7 @@ from hashlib import sha256
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from monitor.chrome import find_furniture
+from monitor.chrome import find_furniture, hidden, visible_regions
 from monitor.document import (
     Document,
     RawBlock,
@@ -37,9 +37,9 @@ from monitor.regions import (
     select_regions,
     to_json,
 )
-from monitor.urls import canonical_text_urls, canonical_url
+from monitor.urls import IN_PAGE, canonical_text_urls, link_target
 
-NORMALIZER_VERSION = "5"
+NORMALIZER_VERSION = "6"
 """Bumped whenever the same page and rules would give a different text (enters the digest)."""
 
 
@@ -105,23 +105,6 @@ _NOT_A_TITLE_END = (".", ",", ";", ":", "。", "।")  # a sentence or a lead-in
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _SECTIONING = frozenset({"main", "article", "section"})
 _FORM_CONTENT = ["main", "article", "h1"]
-_DROP_ROLES = frozenset(
-    {"navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog", "search"}
-)
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_BANNER_WORDS = "banner|notice|bar|popup|pop-up|modal|overlay|dialog|prompt|manager|wall|layer"
-# A policy's own "Cookies" or "Consent" section must survive, so the word alone is not enough.
-_CONSENT_ID = re.compile(
-    rf"(?:cookie|consent|gdpr|cmp)[\w-]*?(?:{_BANNER_WORDS}|consent)"
-    rf"|(?:{_BANNER_WORDS})[\w-]*?(?:cookie|consent)|onetrust|cookiebot|didomi|usercentrics",
-    re.I,
-)
-_CONSENT_HINT = re.compile("cookie|consent|gdpr|cmp|onetrust|didomi|usercentrics")
-_CONSENT_LABEL = re.compile(
-    r"\b(?:allow|accept|use of|manage|about)\b[^.]{0,40}\bcookies\b"
-    r"|\bcookie (?:banner|notice|consent)|\bconsent (?:banner|dialog|notice)",
-    re.I,
-)
 
 
 class _Exit:
@@ -151,7 +134,6 @@ class _Walker:
 
     def __init__(self, base_url: str, skip: AbstractSet[int], shown: AbstractSet[int]) -> None:
         self.base_url = base_url
-        self.page = canonical_url(base_url, base_url).partition("#")[0] if base_url else ""
         self.skip = skip
         self.shown = shown
         self.tables: list[bool] = []  # for each open table: whether it is a layout table
@@ -355,9 +337,7 @@ class _Walker:
 
     def _open_link(self, href: str, stack: list[PageElement | _Exit]) -> None:
         target = link_target(href, self.base_url)
-        inpage = href.strip()[:1] == "#" or (
-            target.partition("#")[0] == self.page and "#" in target
-        )
+        inpage = target == IN_PAGE
         if inpage:
             target = ""  # a same-page anchor: the words are content, the jump is not
             self.marking += 1
@@ -428,32 +408,6 @@ def layout_table(table: Tag) -> bool:
             if row.name == "tr" and sum(1 for _ in cells) > 1:
                 return False
     return True
-
-
-def link_target(href: str, base_url: str) -> str:
-    """The canonical target of a link's href, "" for a same-page fragment or an empty href."""
-    href = href.strip()
-    return "" if href[:1] in ("", "#") else canonical_url(href, base_url)
-
-
-def hidden(attrs: Mapping[str, object]) -> bool:
-    """Hidden, navigation-like, modal or consent elements, judged by attributes alone."""
-    if attrs.get("hidden") not in (None, "until-found"):
-        return True
-    # aria-hidden is not here: it hides from screen readers only, and pages put visible text
-    # under it (a link's label repeated in its aria-label).
-    if attrs.get("aria-modal") == "true":
-        return True
-    style = attrs.get("style")
-    if isinstance(style, str) and _HIDDEN_STYLE.search(style):
-        return True
-    if attrs.get("role") in _DROP_ROLES:
-        return True
-    names = f"{attrs.get('id', '')} {attrs.get('class', '')}".lower()
-    if _CONSENT_HINT.search(names) and _CONSENT_ID.search(names):
-        return True
-    label = attrs.get("aria-label")
-    return isinstance(label, str) and bool(_CONSENT_LABEL.search(label))
 
 
 def _is_heading(tag: Tag) -> bool:
@@ -572,7 +526,7 @@ def normalize_html(
     title_tag = soup.head.find("title") if soup.head else None  # not an <svg><title> icon
     title = clean_text(title_tag.get_text()) if title_tag else ""
     cut_ranges(soup, rules.remove)
-    regions = select_regions(soup, rules.select)
+    regions = visible_regions(select_regions(soup, rules.select))
     if not regions:
         # A wall or a shell explains a miss better than the selector does.
         page = Document(with_paths(_walk([soup.body or soup], base_url, set(), set())), title)

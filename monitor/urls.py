@@ -9,8 +9,20 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-_REDIRECT_HOSTS = frozenset(
+_LINK_SHIMS = frozenset(
     {"l.facebook.com", "lm.facebook.com", "l.instagram.com", "l.messenger.com", "l.threads.net"}
+)
+_META_SITES = ("facebook.com", "instagram.com", "messenger.com", "threads.net", "meta.com")
+# Wrappers around a link's real destination: (host, path, the query parameter holding it). A
+# host "*.site" is the site and any of its subdomains; a path "" is any path. From the real
+# pages: the link shims, a login page that comes back to the destination, and the Privacy
+# Center's interstitial in front of a setting (which wraps a login URL in turn).
+WRAPPERS: tuple[tuple[str, str, str], ...] = (
+    *((host, "", "u") for host in sorted(_LINK_SHIMS)),
+    *((f"*.{site}", "/l.php", "u") for site in _META_SITES),
+    *((f"*.{site}", "/login/", "next") for site in _META_SITES),
+    *((f"*.{site}", "/login.php", "next") for site in _META_SITES),
+    ("*.facebook.com", "/privacy/center/interstitial/", "logout_url"),
 )
 _TRACKING_KEYS = frozenset(
     {
@@ -54,6 +66,24 @@ def canonical_url(href: str, base_url: str) -> str:
     return _canonical(urljoin(base_url, href), _MAX_UNWRAP)
 
 
+IN_PAGE = "#"
+"""link_target() of a link that stays on the page (a fragment of the page itself)."""
+
+
+def link_target(href: str, base_url: str) -> str:
+    """What a link leads to: its canonical address, IN_PAGE for a jump within the page at
+    `base_url`, "" for nowhere (an empty href, a script)."""
+    href = href.strip()
+    if href[:1] == "#":
+        return IN_PAGE
+    target = canonical_url(href, base_url) if href else ""
+    if "#" in target and base_url:
+        page = canonical_url(base_url, base_url).partition("#")[0]
+        if target.partition("#")[0] == page:
+            return IN_PAGE
+    return target
+
+
 def _canonical(url: str, unwraps_left: int) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -63,9 +93,9 @@ def _canonical(url: str, unwraps_left: int) -> str:
     if scheme == "http":
         scheme = "https"  # the same page to a reader; sites link both ways at random
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if unwraps_left and _is_redirect(host, parts.path):
-        target = next((value for key, value in pairs if key == "u"), "")
-        if target:
+    if unwraps_left and (key := _wrapped_in(host, parts.path)):
+        target = next((value for name, value in pairs if name == key), "")
+        if target.strip():
             return _canonical(urljoin(url, target.strip()), unwraps_left - 1)
     if unwraps_left and (nested := _ENCODED_URL.search(parts.path)):
         # `/privacy/policy/printable/https%3A%2F%2F...`: an absolute address written into a
@@ -96,10 +126,18 @@ def _is_signed_media(value: str) -> bool:
     return any(host.endswith(suffix) for suffix, _ in _CDN_SUFFIXES)
 
 
-def _is_redirect(host: str, path: str) -> bool:
-    if host in _REDIRECT_HOSTS:
-        return path in ("", "/", "/l.php")
-    return path == "/l.php" and (host == "facebook.com" or host.endswith(".facebook.com"))
+def _wrapped_in(host: str, path: str) -> str:
+    """The query parameter that holds the destination when (host, path) is a wrapper, else ""."""
+    bare = host.rpartition("@")[2].partition(":")[0]
+    for pattern, wrapper_path, key in WRAPPERS:
+        if pattern.startswith("*."):
+            site = pattern[2:]
+            matches = bare == site or bare.endswith("." + site)
+        else:
+            matches = bare == pattern
+        if matches and (path == wrapper_path or (not wrapper_path and path in ("", "/", "/l.php"))):
+            return key
+    return ""
 
 
 def _is_tracking(key: str) -> bool:

@@ -21,7 +21,32 @@ CASES: list[tuple[str, str, str, str]] = [
         "https://www.example.com/Path",
     ),
     ("default port dropped", "https://example.com:443/a", BASE, "https://example.com/a"),
-    ("http is https", "http://help.example.com/5355?ref=igtos", BASE, "https://help.example.com/5355"),
+    (
+        "login page that comes back to the destination",
+        "https://www.facebook.com/login/?next=https%3A%2F%2Fwww.facebook.com%2Fsettings%2F%3Ftab%3Dai",
+        BASE,
+        "https://www.facebook.com/settings/?tab=ai",
+    ),
+    # The Privacy Center puts an interstitial in front of a setting when nobody is logged in;
+    # the same link alternates with the plain one from capture to capture.
+    (
+        "privacy center interstitial around a login around the setting",
+        "/privacy/center/interstitial/?logout_url=https%3A%2F%2Fwww.facebook.com%2Flogin%2F%3Fnext%3Dhttps%253A%252F%252Fwww.facebook.com%252Fadpreferences%252F%253Fentry_product%253Daccount_settings_menu%26ref%3Dhttps%253A%252F%252Fwww.facebook.com%252F",
+        BASE,
+        "https://www.facebook.com/adpreferences/?entry_product=account_settings_menu",
+    ),
+    (
+        "a login page on another site is a page",
+        "https://example.com/login/?next=/x",
+        BASE,
+        "https://example.com/login/?next=/x",
+    ),
+    (
+        "http is https",
+        "http://help.example.com/5355?ref=igtos",
+        BASE,
+        "https://help.example.com/5355",
+    ),
     ("http default port", "http://example.com:80/a", BASE, "https://example.com/a"),
     ("http other port kept", "http://example.com:8080/a", BASE, "https://example.com:8080/a"),
     # Archived printable policies resolve an encoded absolute address against their own path.
