@@ -46,6 +46,7 @@ from monitor.normalizer import ExtractRules, normalize_html
 from monitor.pipeline import CheckResult
 from monitor.regions import Selector, to_json
 from monitor.runtime import open_checker, open_store
+from storage.values import ChangeOut
 from tests import realpages
 from tests.realpages import RealDocument
 
@@ -134,6 +135,7 @@ class Run:
     document: str
     run: str
     steps: list[Step] = field(default_factory=list)
+    changes_made: list[ChangeOut] = field(default_factory=list)
 
     def outcomes(self) -> Counter[str]:
         return Counter(step.result.outcome for step in self.steps)
@@ -207,6 +209,7 @@ async def replay(document: RealDocument, run: str, server: PageServer, workdir: 
             cpu_ms = (time.process_time() - cpu) * 1000
             changed = n > 1 and document.text_changed(n)
             out.steps.append(Step(n, changed, result, wall_ms, cpu_ms))
+    out.changes_made = list(reversed(store.repo.changes(doc.slug)))
     store.engine.dispose()
     return out
 
@@ -365,19 +368,44 @@ def report_runs(runs: list[Run]) -> None:
     if details:
         print("\nsteps to look at:\n")
         for r, s, what in details:
-            result = s.result
+            print(f"  {r.document} [{r.run}] capture {s.n}: {what}; {_describe(s.result)}")
+
+
+def _describe(result: CheckResult) -> str:
+    parts = [result.outcome]
+    if result.error_kind:
+        parts.append(result.error_kind)
+    if result.message:
+        parts.append(result.message)
+    if result.changes:
+        parts.append(f"{result.changes} changes, {result.significance}")
+    return "; ".join(parts)
+
+
+def report_changes(runs: list[Run]) -> None:
+    """Every change recorded, with each changed block's significance and its words."""
+    print("\nchanges recorded:")
+    for r in runs:
+        for change in r.changes_made:
             print(
-                f"  {r.document} [{r.run}] capture {s.n}: {what}; {result.outcome}"
-                f"{' ' + (result.error_kind or '') if result.error_kind else ''}"
-                f"{': ' + result.message if result.message else ''}"
-                f"{' (' + str(result.changes) + ' changes, ' + (result.significance or '') + ')' if result.changes else ''}"
+                f"\n{r.document} [{r.run}] v{change.from_version} -> v{change.to_version}: "
+                f"{change.significance}, topics {', '.join(change.topics) or '-'}, "
+                f"flags {', '.join(change.flags) or '-'}, {change.n_changes} blocks"
             )
+            for block in change.changeset[:12]:
+                edits = " ".join(
+                    f"[{op}{text.strip()[:60]}]" for op, text in block["spans"] if op != "="
+                )
+                print(f"    {block['significance']:>11} {block['kind']:>8}: {edits[:200]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.realpages")
     parser.add_argument("--doc", action="append", choices=realpages.DOCUMENTS)
     parser.add_argument("--run", action="append", choices=RUNS)
+    parser.add_argument(
+        "--changes", action="store_true", help="print every change recorded, block by block"
+    )
     args = parser.parse_args()
     if realpages.archive_path() is None:
         print("skipped: ../shared/realpages/meta-real-pages.tar.xz is not present", flush=True)
@@ -400,6 +428,8 @@ def main() -> None:
                     flush=True,
                 )
     report_runs(runs)
+    if args.changes:
+        report_changes(runs)
     command = "python -m bench.realpages" + "".join(f" --doc {n}" for n in args.doc or ())
     footer(f".venv/bin/{command}")
     unchanged = sum(len(r.steps) - 1 - len(r.changes()) for r in runs)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import AnyChannel, DocumentSettings, Settings
-from monitor.topics import SIGNIFICANCE_ORDER
+from monitor.significance import SIGNIFICANCE_ORDER
 from storage.values import AlertIn, ChangeIn, IncidentIn, VersionMeta
 
 SCHEMA = "policywatch.alert/1"

@@ -31,10 +31,13 @@ from dataclasses import dataclass
 
 from bs4.element import NavigableString, PageElement, Tag
 
-from monitor.urls import link_target
+from monitor.urls import IN_PAGE, link_target
 
-DOMINANT = 0.85
+DOMINANT = 0.6
 """A child holding at least this share of its parent's text is where the document continues."""
+REVEALED = 0.85
+"""A wrapper hidden by its style that holds this share of the region's text is the document,
+hidden until a script reveals it."""
 
 _UNCOUNTED = frozenset({"script", "style", "noscript", "template", "svg", "math", "head"})
 _INLINE = frozenset(
@@ -91,6 +94,16 @@ def hidden(attrs: Mapping[str, object]) -> bool:
     return isinstance(label, str) and bool(_CONSENT_LABEL.search(label))
 
 
+def _hidden_by_style(tag: Tag) -> bool:
+    """Hidden by `hidden` or an inline style alone, the way scripts hide a page until it is
+    ready (not a dialog, a landmark or a consent box)."""
+    attrs = tag.attrs
+    if not attrs or not hidden(attrs):
+        return False
+    rest = {k: v for k, v in attrs.items() if k not in ("hidden", "style")}
+    return not hidden(rest)
+
+
 def visible_regions(regions: list[PageElement]) -> list[PageElement]:
     """The regions not inside a hidden element (a copy of the page kept hidden for a script, as
     a server-rendered root under display:none), unless all of them are."""
@@ -123,10 +136,21 @@ def find_furniture(region: Tag) -> Furniture:
         big = max(kids, key=lambda kid: sizes[id(kid)])
         if sizes[id(big)] < DOMINANT * sizes[id(node)]:
             break
-        skip.update(id(kid) for kid in kids if kid is not big and is_furniture(kid))
-        shown.add(id(big))
+        at = kids.index(big)
+        skip.update(id(kid) for kid in _edge_run(kids[:at][::-1]) + _edge_run(kids[at + 1 :]))
+        if sizes[id(big)] >= REVEALED * sizes[id(region)] and _hidden_by_style(big):
+            shown.add(id(big))
         node = big
     return Furniture(frozenset(skip), frozenset(shown))
+
+
+def _edge_run(siblings: list[Tag]) -> list[Tag]:
+    """The furniture among the siblings on one side of the spine, from the spine outwards: the
+    ones past the last sibling that is content (chrome surrounds the document, it does not
+    interleave with it)."""
+    verdicts = [is_furniture(sibling) for sibling in siblings]
+    last_content = max((i for i, furniture in enumerate(verdicts) if not furniture), default=-1)
+    return siblings[last_content + 1 :]
 
 
 def text_sizes(root: Tag) -> dict[int, int]:
@@ -158,45 +182,46 @@ def is_furniture(element: Tag) -> bool:
     """Whether a peripheral element is site furniture rather than part of the document."""
     if element.find("h1") is not None:
         return False  # the page's title block
-    runs = [(run, linked) for run, linked in text_runs(element) if _WORDLIKE.search(run)]
+    every = list(text_runs(element))
+    runs = [(run, target) for run, target in every if _WORDLIKE.search(run)]
     copyright = [run for run, _ in runs if "\u00a9" in run and len(run) <= _COPYRIGHT_CHARS]
     if copyright:  # "© 2025 Company": the rest decides
-        runs = [(run, linked) for run, linked in runs if run not in copyright]
+        runs = [(run, target) for run, target in runs if run not in copyright]
         if not runs:
             return True
     if not runs:
         return False
-    text = " ".join(run for run, _ in runs)
-    loose = [run for run, linked in runs if not linked]
+    loose = [run for run, target in runs if not target]
     if any(_DIGIT.search(run) for run in loose):
         return False  # an effective date, a version number: content
     prose = [run for run in loose if len(run.split()) >= _PROSE_WORDS]
-    links = len(runs) - len(loose)
-    if not prose:
-        lone_link = len(runs) == 1 and links == 1 and len(text.split()) <= _PROSE_WORDS
-        return links >= 2 or lone_link or len(runs) >= 3
+    if not prose:  # labels and links only: a link list, a breadcrumb, a language picker
+        return any(target for _, target in every) or len(runs) >= 3
+    # A feedback widget: one short question, then short choices that lead nowhere else.
     question = prose[0]
+    choices = [target for run, target in runs if run != question]
     return (
         len(prose) == 1
         and question.endswith(_QUESTION_ENDS)
         and len(question.split()) <= _QUESTION_WORDS
-        and len(runs) >= 3
+        and len(choices) >= 2
+        and all(target in ("", IN_PAGE) for target in choices)
     )
 
 
-def text_runs(element: Tag) -> Iterator[tuple[str, bool]]:
-    """The element's text as runs (text between block edges and link edges), each with whether
-    it is a link's text."""
+def text_runs(element: Tag) -> Iterator[tuple[str, str]]:
+    """The element's text as runs (text between block edges and link edges), each with the
+    link it is the text of: "" for none, IN_PAGE for a link within the page, else a target."""
     pieces: list[str] = []
-    linked = False
-    stack: list[PageElement | bool] = [element]
+    target = ""
+    stack: list[PageElement | tuple[str]] = [element]
     while stack:
         node = stack.pop()
-        if isinstance(node, bool):  # leaving a link (True) or a block (False)
+        if isinstance(node, tuple):  # leaving a block or a link: the target outside it
             if pieces and (run := " ".join("".join(pieces).split())):
-                yield run, linked
+                yield run, target
             pieces.clear()
-            linked = False if node else linked
+            target = node[0]
             continue
         if type(node) is NavigableString:
             pieces.append(node)
@@ -204,13 +229,13 @@ def text_runs(element: Tag) -> Iterator[tuple[str, bool]]:
         if not isinstance(node, Tag) or node.name in _UNCOUNTED:
             continue
         href = node.get("href") if node.name == "a" else None
-        is_link = isinstance(href, str) and link_target(href, "") != ""
-        if is_link or node.name not in _INLINE:
+        link = link_target(href, "") if isinstance(href, str) else ""
+        if link or node.name not in _INLINE:
             if pieces and (run := " ".join("".join(pieces).split())):
-                yield run, linked
+                yield run, target
             pieces.clear()
-            linked = linked or is_link
-            stack.append(is_link)
+            stack.append((target,))
+            target = target or link
         stack.extend(reversed(node.contents))
     if pieces and (run := " ".join("".join(pieces).split())):
-        yield run, linked
+        yield run, target

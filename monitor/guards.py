@@ -34,6 +34,9 @@ SAME_DOCUMENT_SHARE = 0.2
 """A shrunk capture is the document when at least this share of its text is blocks the last
 version has word for word (what is left of a policy that lost sections is verbatim)."""
 
+SAME_TITLE_WORDS = 100
+"""...or when it keeps the document's title heading and still has this many words (a rewrite)."""
+
 _APOSTROPHE = "['\u2019]"
 # Families of wording, each written as the grammar of the phrase rather than a list of phrases,
 # in English and French (Meta's largest audiences in the archive). Strong forms only ever
@@ -170,7 +173,8 @@ def not_the_document(new: Document, old: Document, *, shrink_ratio: float) -> No
 
     That is the shape of every interstitial (a sign-in page, a human check, an error page, a
     region notice), in any wording and any language; a policy that lost sections keeps the
-    rest verbatim, so a real shrink passes (and still waits for a second check to confirm it).
+    rest verbatim, and a shorter rewrite keeps its title, so a real shrink passes (and still
+    waits for a second check to confirm it).
     """
     if not old.blocks or new.words >= old.words * shrink_ratio:
         return
@@ -179,11 +183,18 @@ def not_the_document(new: Document, old: Document, *, shrink_ratio: float) -> No
     kept = sum(len(block.line) for block in new.blocks if block.line in kept_lines)
     if total and kept >= SAME_DOCUMENT_SHARE * total:
         return
+    if new.words >= SAME_TITLE_WORDS and _title(old) and _title(old) == _title(new):
+        return  # a rewrite under the same title, long enough not to be a notice
     raise ExtractError(
         "interstitial",
         f"page is not the document: it shrank from {old.words:,} to {new.words:,} words and "
         f"keeps {100 * kept // max(total, 1)}% of its text from the last version",
     )
+
+
+def _title(doc: Document) -> str:
+    """The document's first heading, case-folded: its title."""
+    return next((b.text.casefold() for b in doc.blocks if b.kind == "heading"), "")
 
 
 def _amount(size: int) -> str:

@@ -15,6 +15,7 @@ from monitor.errors import ExtractError
 from monitor.guards import check_walls
 from monitor.markdown import normalize_markdown
 from monitor.normalizer import ExtractRules, normalize_html, normalize_text
+from monitor.regions import Range, Selector
 from tests import corpus
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -39,8 +40,20 @@ class Golden:
     expected: str  # the golden file's name, or "error:<kind>"
 
 
+PRINTABLE_URL = "https://mbasic.facebook.com/privacy/policy/printable/"
+TERMS_URL = "https://www.facebook.com/legal/terms/plain_text_terms"
+HELP_CENTER_URL = "https://www.facebook.com/help/7730/"
+
 GOLDEN = {
     "long policy": Golden("long_policy", ExtractRules(), POLICY_URL, "long_policy"),
+    # Shaped like the real captures: a printable policy in a presentation table, a legal page
+    # with the site footer inside [role=main] after a separator, a help-centre article with a
+    # breadcrumb, a feedback widget and related articles beside it.
+    "printable policy": Golden(
+        "printable_policy", ExtractRules(), PRINTABLE_URL, "printable_policy"
+    ),
+    "legal terms": Golden("legal_terms", ExtractRules(), TERMS_URL, "legal_terms"),
+    "help centre article": Golden("help_center", ExtractRules(), HELP_CENTER_URL, "help_center"),
     "help article": Golden("help_article", HELP_RULES, HELP_URL, "help_article"),
     "cookie banner": Golden("cookie_banner", ExtractRules(), POLICY_URL, "cookie_banner"),
     "javascript shell": Golden("js_shell", ExtractRules(), POLICY_URL, "error:empty_shell"),
@@ -127,6 +140,51 @@ def test_remove_rules_drop_only_what_they_match() -> None:
         "### More from the Help Centre",
         "- [Download a copy of your information](https://www.facebook.com/help/privacy/download/)",
     }
+
+
+FOOTER_ITEMS = [
+    '<a href="https://ai.example.org/pages/perfect-pancake-guide-9f2a/" role="link">Metaverse AI</a>',
+    '<a href="https://ai.example.org/pages/songs-of-the-decade/" role="link">Metaverse AI</a>'
+    '<a href="/ranking/" role="link">Ranking Transparency</a>',
+    '<a href="/voting/" role="link">Voting Information Centre</a><span>·</span>',
+]
+
+
+@pytest.mark.parametrize("item", FOOTER_ITEMS, ids=["ai-link", "ai-link-and-ranking", "voting"])
+def test_a_rotating_footer_inside_the_main_region_is_never_content(item: str) -> None:
+    html = page("legal_terms").decode().replace("<!--footer-rotating-->", item)
+    doc = normalize_html(html, ExtractRules(), base_url=TERMS_URL)
+    assert doc.text == golden("legal_terms")
+
+
+def test_furniture_beside_a_help_article_is_dropped_and_the_article_kept() -> None:
+    doc = normalize_html(page("help_center"), ExtractRules(), base_url=HELP_CENTER_URL)
+    for furniture in (
+        "Privacy and your data",
+        "Was this article useful",
+        "More to read",
+        "Manage your ad preferences",
+        "2026 Metaverse Social",
+    ):
+        assert furniture not in doc.text, furniture
+    assert doc.text.startswith("# How your interactions help improve AI")
+    assert (
+        "[object with this form](https://www.facebook.com/help/contact/objection-form-7731/)"
+        in doc.text
+    )
+
+
+def test_a_page_hidden_until_its_script_runs_is_read() -> None:
+    body = "".join(
+        f"<h2>Section {n}</h2><p>What we do with information, part {n}.</p>" for n in range(8)
+    )
+    html = (
+        "<body><div style='visibility: hidden'><header><a href='/'>Home</a></header>"
+        f"<div id='content-wrapper'>{body}</div></div><footer>© 2026</footer></body>"
+    )
+    doc = normalize_html(html, ExtractRules(min_chars=0), base_url=POLICY_URL)
+    assert doc.text.startswith("## Section 0\nWhat we do with information, part 0.")
+    assert "Home" not in doc.text
 
 
 def test_cookie_banner_changes_nothing() -> None:
@@ -314,8 +372,58 @@ HTML_CASES: dict[str, tuple[str, str]] = {
         "| A | x y |  | p q |",
     ),
     "empty row dropped": (
-        "<table><tr><td> </td><td></td></tr><tr><td>z</td></tr></table>",
-        "| z |",
+        "<table><tr><td> </td><td></td></tr><tr><td>z</td></tr><tr><td>w</td><td>v</td></tr></table>",
+        "| z |\n| w | v |",
+    ),
+    # Layout tables (role presentation or none, or one column) are unwrapped, never flattened.
+    "presentation table unwrapped": (
+        '<table role="presentation"><tr><td><h1>Policy</h1><p>One.</p><ul><li>a</li></ul></td><td><p>Two.</p></td></tr></table>',
+        "# Policy\nOne.\n- a\nTwo.",
+    ),
+    "one-column table unwrapped": (
+        "<table><tr><td><h2>What we collect</h2><p>Posts.</p></td></tr><tr><td><p>Likes.</p></td></tr></table>",
+        "## What we collect\nPosts.\nLikes.",
+    ),
+    "data table inside a layout table stays rows": (
+        '<table role="none"><tr><td><p>Intro.</p><table><tr><th>Use</th><th>Data</th></tr><tr><td>Ads</td><td>Likes</td></tr></table></td></tr></table>',
+        "Intro.\n| Use | Data |\n| Ads | Likes |",
+    ),
+    "a heading inside a heading ends it": (
+        "<h2>Other policies<a href='/terms/'><h2>Terms</h2></a></h2><p>x</p>",
+        "## Other policies\n## [Terms](https://www.facebook.com/terms/)\nx",
+    ),
+    "aria headings with levels": (
+        '<div role="heading" aria-level="3">Highlights</div><div>x</div>',
+        "### Highlights\nx",
+    ),
+    "a bold line is a heading": (
+        "<h2>Terms</h2><div><b>1. The services we provide</b></div><div>We provide them.</div>",
+        "## Terms\n### 1. The services we provide\nWe provide them.",
+    ),
+    "bold that ends a sentence or leads in is not a heading": (
+        "<p><b>We never sell your data.</b></p><p><strong>You can:</strong></p><p><b>Note:</b> more text</p>",
+        "We never sell your data.\nYou can:\nNote: more text",
+    ),
+    "a bold list item stays an item": (
+        "<ul><li><b>Who can use it</b></li></ul>",
+        "- Who can use it",
+    ),
+    "table of contents repeating headings dropped": (
+        "<ul><li><a href='#a'>What we collect</a></li><li><a href='#b'>How we use it</a></li></ul>"
+        "<h2 id='a'>What we collect</h2><p>Posts.</p><h2 id='b'>How we use it</h2><p>Ads.</p>",
+        "## What we collect\nPosts.\n## How we use it\nAds.",
+    ),
+    "repeated back-to-top links dropped": (
+        "<h2>One</h2><p>a</p><a href='#top'>Back to top</a><h2>Two</h2><p>b</p><a href='#top'>Back to top</a>",
+        "## One\na\n## Two\nb",
+    ),
+    "an in-page link inside a sentence stays": (
+        "<h2 id='s'>Rights</h2><p>See <a href='#s'>Rights</a> above.</p>",
+        "## Rights\nSee Rights above.",
+    ),
+    "a hidden server-rendered copy is not selected twice": (
+        "<main><p>Policy text.</p></main><div style='display:none'><main><p>Policy text.</p></main></div>",
+        "Policy text.",
     ),
     "pre keeps lines": (
         "<pre>line one\n  line two\n\nline three</pre>",
@@ -423,6 +531,55 @@ def test_select_keeps_document_order_and_skips_nested_matches() -> None:
     assert normalize_html(html, rules, base_url=POLICY_URL).text == "one\ntwo\nthree"
 
 
+RANGE_PAGE = (
+    "<body><div id='top'><p>Menu</p></div><div role='main'><h1>Terms</h1><p>One.</p>"
+    "<div role='separator'></div><p>Footer links</p></div><p id='end'>Copyright</p></body>"
+)
+
+
+@pytest.mark.parametrize(
+    ("select", "remove", "expected"),
+    [
+        ((Range("h1", "[role=separator]", end_before=True),), (), "# Terms\nOne."),
+        ((Range("h1", "p", start_after=True),), (), ""),  # the first p comes before h1's end
+        (
+            (Range("#top", "#end", start_after=True, end_before=True),),
+            (),
+            "# Terms\nOne.\nFooter links",
+        ),
+        (("[role=main]",), (Range("[role=separator]", "body"),), "# Terms\nOne."),
+        (("[role=main]",), (Range("#no-such-thing", "body"),), "# Terms\nOne.\nFooter links"),
+        (("#top", Range("h1", "h1")), (), "Menu\n# Terms"),
+    ],
+    ids=[
+        "select up to",
+        "empty range",
+        "select between",
+        "remove to the end",
+        "remove start missing",
+        "css and range",
+    ],
+)
+def test_range_selectors(
+    select: tuple[Selector, ...], remove: tuple[Selector, ...], expected: str
+) -> None:
+    rules = ExtractRules(select=select, remove=remove, min_chars=0)
+    if not expected:
+        with pytest.raises(ExtractError) as caught:
+            normalize_html(RANGE_PAGE, rules, base_url=POLICY_URL)
+        assert caught.value.kind == "selector_miss"
+        return
+    assert normalize_html(RANGE_PAGE, rules, base_url=POLICY_URL).text == expected
+
+
+def test_a_range_whose_end_is_missing_is_a_selector_miss() -> None:
+    rules = ExtractRules(remove=(Range("[role=separator]", "#gone"),), min_chars=0)
+    with pytest.raises(ExtractError) as caught:
+        normalize_html(RANGE_PAGE, rules, base_url=POLICY_URL)
+    assert caught.value.kind == "selector_miss"
+    assert "'#gone'" in caught.value.message
+
+
 def test_region_defaults_main_then_role_main_then_body() -> None:
     rules = ExtractRules(min_chars=0)
     assert (
@@ -461,6 +618,21 @@ def test_region_defaults_main_then_role_main_then_body() -> None:
         (b"<p>bad \xff byte</p>", None, "bad \ufffd byte"),
         ("\ufeff<p>bom</p>".encode(), "latin-1", "bom"),
         ('<meta charset="no-such-codec"><p>caf\u00e9</p>'.encode(), None, "caf\u00e9"),
+        # The bytes win over a label they contradict.
+        (
+            "<p>politique de confidentialit\u00e9</p>".encode(),
+            "utf-16",
+            "politique de confidentialit\u00e9",
+        ),
+        (
+            '<meta charset="utf-16"><p>\u092a\u0949\u0932\u093f\u0938\u0940</p>'.encode(),
+            None,
+            "\u092a\u0949\u0932\u093f\u0938\u0940",
+        ),
+        ("<p>caf\u00e9</p>".encode(), "iso-8859-1", "caf\u00e9"),
+        ("<p>caf\u00e9</p>".encode("utf-16-le"), "utf-16le", "caf\u00e9"),
+        (b"<p>\x93quoted\x94 caf\xe9</p>", "iso-8859-1", "\u201cquoted\u201d caf\u00e9"),
+        (b"<p>\x93quoted\x94</p>", "us-ascii", "\u201cquoted\u201d"),
     ],
     ids=[
         "meta charset",
@@ -470,6 +642,12 @@ def test_region_defaults_main_then_role_main_then_body() -> None:
         "invalid bytes",
         "bom wins",
         "unknown charset",
+        "utf-8 labelled utf-16 by the server",
+        "utf-8 labelled utf-16 in the page",
+        "utf-8 labelled latin-1",
+        "real utf-16 without a bom",
+        "latin-1 read as windows-1252",
+        "ascii read as windows-1252",
     ],
 )
 def test_decoding(data: bytes, encoding: str | None, expected: str) -> None:

@@ -143,3 +143,103 @@ def test_technical_version_when_rules_change(tmp_path: Path, site: PageServer) -
         assert [v.technical for v in versions] == [True, False]
         assert result.outcome == "unchanged" and result.version == 2
         assert "- Things you share" not in hh.repo.latest_version("policy").text
+
+
+# Interstitials in wordings no rule was written from: caught by their shape against the
+# document's history (a shrink to a page that keeps none of the document's text).
+UNSEEN_WALLS = {
+    "hold-on": "<title>One moment</title><main><h1>Hold on</h1><p>We are confirming that this "
+    "visit is really yours before we show the page. It reloads by itself when we are done, "
+    "usually within a few seconds. If nothing happens, reload it yourself or come back a "
+    "little later from the same browser.</p></main>",
+    "snag": "<title>Metaverse Social</title><main><h1>Oops! We hit a snag</h1><p>Our engineers "
+    "are on it and the page will be back shortly. In the meantime you can go back to the home "
+    "page, look at your notifications or read the latest news from the people you follow. "
+    "Thanks for your patience.</p></main>",
+    "region": "<title>Not here</title><main><p>This part of the site is not offered where you "
+    "are browsing from. Pick another country to go on, or visit the home page of your region "
+    "to find the pages that apply to you. Settings for your region are listed there as well, "
+    "with the contact details of the local office.</p></main>",
+    "sign-in-fr": "<title>Metaverse Social</title><main><h2>Bon retour parmi nous</h2><p>Adresse "
+    "e-mail ou numéro de mobile, puis votre mot de passe, et c'est parti. Pas encore de "
+    "compte ? Quelques secondes suffisent pour en ouvrir un, et vous retrouverez vos amis, vos "
+    "groupes et les pages que vous suivez.</p></main>",
+}
+
+
+@pytest.mark.parametrize("wall", UNSEEN_WALLS.values(), ids=UNSEEN_WALLS.keys())
+def test_an_interstitial_in_any_wording_is_a_check_error_and_the_page_comes_back(
+    h: Harness, site: PageServer, wall: str
+) -> None:
+    site.set("/policy", fresh_page(sample_policy() * 3))
+    assert h.check("policy").outcome == "new"
+    site.set("/policy", Response(body=f"<html><body>{wall}</body></html>", headers=HTML))
+    for _ in range(3):  # no confirmation turns it into a version
+        result = h.check("policy")
+        assert (result.outcome, result.error_kind) == ("failed", "interstitial")
+    assert "keeps 0% of its text" in (result.message or "")
+    site.set("/policy", fresh_page(sample_policy() * 3))
+    back = h.check("policy")
+    assert (back.outcome, back.version) == ("unchanged", 1)  # the real page back: no flip
+    assert h.repo.version_count("policy") == 1
+
+
+WORDED_WALLS = {
+    "verifying": "<title>Just a moment...</title><p>Verifying you are human. This may take a "
+    "few seconds.</p>",
+    "went-wrong": "<title>Error</title><h1>Sorry, something went wrong.</h1><p>We're working on "
+    "it.</p>",
+    "not-available": "<h2>This content isn't available right now</h2><p>It may have been "
+    "removed.</p>",
+    "sign-in-password": "<title>Welcome</title><form><input name='user'><input type='password' "
+    "name='secret'><button>Continue</button></form><p>Use your account.</p>",
+    "page-not-found": "<title>Page not found</title><p>Go back home.</p>",
+}
+
+
+@pytest.mark.parametrize("wall", WORDED_WALLS.values(), ids=WORDED_WALLS.keys())
+def test_a_first_check_of_a_wall_is_no_version(h: Harness, site: PageServer, wall: str) -> None:
+    site.set("/policy", Response(body=f"<html><body>{wall}</body></html>", headers=HTML))
+    result = h.check("policy")
+    assert result.outcome == "failed"
+    assert result.error_kind in ("challenge", "error_page", "login_wall", "too_short")
+    assert h.repo.version_count("policy") == 0
+
+
+def test_a_real_shrink_keeps_the_document_and_is_confirmed(h: Harness, site: PageServer) -> None:
+    site.set("/policy", fresh_page(sample_policy() * 3))
+    assert h.check("policy").outcome == "new"
+    site.set("/policy", fresh_page(sample_policy()))  # two thirds of the sections removed
+    assert h.check("policy").outcome == "pending"
+    assert h.check("policy").outcome == "changed"
+
+
+def test_an_objection_form_link_that_changes_makes_a_version(h: Harness, site: PageServer) -> None:
+    def page(form: str) -> Response:
+        body = policy_page(rng=random.Random(3)).replace(
+            "</main>",
+            f'<p>To object, use <a href="{form}?__cft__[0]=AZx&amp;fbclid=IwAR1">this form</a>.'
+            "</p></main>",
+        )
+        return Response(body=body, headers=HTML)
+
+    site.set("/policy", page("https://www.facebook.com/help/contact/6359191084165019"))
+    assert h.check("policy").outcome == "new"
+    site.set("/policy", page("https://www.facebook.com/help/contact/6359191084165019"))
+    assert h.check("policy").outcome == "unchanged"  # tracking parameters are not the link
+    site.set("/policy", page("https://www.facebook.com/help/contact/2207256696331627"))
+    moved = h.check("policy")
+    assert (moved.outcome, moved.version) == ("changed", 2)
+    assert moved.significance == "minor" and "opt-out-controls" in moved.topics
+
+
+def test_a_utf8_page_labelled_utf16_reads_as_its_bytes(h: Harness, site: PageServer) -> None:
+    body = policy_page(rng=random.Random(4)).replace(
+        "Privacy Policy", "Politique de confidentialité"
+    )
+    site.set(
+        "/policy",
+        Response(body=body.encode(), headers={"Content-Type": "text/html; charset=utf-16"}),
+    )
+    assert h.check("policy").outcome == "new"
+    assert "Politique de confidentialité" in h.repo.latest_version("policy").text
