@@ -349,3 +349,38 @@ def test_block_kinds_survive_apply() -> None:
     old = Document((Block("paragraph", "- not an item"), Block("row", "a | b")))
     new = Document((Block("paragraph", "- not an item either"), Block("item", "a | b")))
     assert diff_documents(old, new).apply(old) == new
+
+
+def _sides(spans: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    before = "".join(text for op, text in spans if op != "+")
+    after = "".join(text for op, text in spans if op != "-")
+    return before, after
+
+
+def test_a_block_too_costly_for_words_is_diffed_by_sentences_exactly() -> None:
+    """A long block whose words were shuffled within each sentence: dmp's worst case at word
+    level, so the block falls back to sentences; the spans still rebuild both texts."""
+    rng = random.Random(5)
+    vocabulary = [f"word{n}" for n in range(40)]
+    sentences = [" ".join(rng.choices(vocabulary, k=12)) + "." for _ in range(150)]
+    shuffled = [" ".join(rng.sample(s[:-1].split(), 12)) + "." for s in sentences]
+    shuffled[40] = sentences[40]  # some sentences stay as they were
+    before, after = " ".join(sentences), " ".join(shuffled)
+    spans = diff_words(before, after)
+    assert _sides(spans) == (before, after)
+    kept = [text for op, text in spans if op == "="]
+    assert sentences[40] in "".join(kept)  # whole sentences are kept, not scattered words
+    assert all(
+        text.rstrip().endswith(".") or text == spans[-1][1] for op, text in spans if op != "="
+    )
+
+
+def test_a_long_block_with_a_small_edit_stays_at_word_precision() -> None:
+    words = " ".join(f"w{n % 97}" for n in range(6000))
+    after = words.replace("w5 w6 w7", "w5 changed w7", 1)
+    spans = diff_words(words, after)
+    assert _sides(spans) == (words, after)
+    assert [(op, text.strip()) for op, text in spans if op != "="] == [
+        ("-", "w6"),
+        ("+", "changed"),
+    ]
