@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import config
-from monitor.delivery import LEASE, Outbox, build_channels
+from monitor.alerting.outbox import LEASE, Outbox, build_channels
 from storage.db import make_engine
 from storage.repo import Repo
 from tests.pageserver import PageServer, Request, Response
@@ -288,7 +288,14 @@ class Daemon:
         with self.log_path.open("ab") as log:
             log.write(b"--- start\n")
             return subprocess.Popen(
-                [sys.executable, "-m", "monitor.cli", "--config", str(self.config_path), "run"],
+                [
+                    sys.executable,
+                    "-m",
+                    "monitor.cli.main",
+                    "--config",
+                    str(self.config_path),
+                    "run",
+                ],
                 stdout=log,
                 stderr=log,
                 cwd=ROOT,

@@ -14,9 +14,9 @@ import time
 from diff_match_patch import diff_match_patch
 
 from bench.common import FULL, footer, require_corpus, summary, table
-from monitor.differ import diff_documents
-from monitor.document import Document, parse_line
-from monitor.markdown import normalize_markdown
+from monitor.analysis.differ import diff_documents
+from monitor.extract.document import Document, parse_line
+from monitor.extract.markdown import normalize_markdown
 from tests import corpus
 
 

@@ -20,9 +20,9 @@ if __package__ in (None, ""):  # run as `python bench/fetchers.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import FULL, footer, pct, table
-from monitor.browser import BrowserFetcher, find_chromium
 from monitor.config import BrowserSettings
-from monitor.fetcher import USER_AGENT, FetchOptions, FetchResult, HttpFetcher
+from monitor.fetch.browser import BrowserFetcher, find_chromium
+from monitor.fetch.http import USER_AGENT, FetchOptions, FetchResult, HttpFetcher
 from tests.pageserver import PageServer, Response
 from tests.sitegen import Section, noisy_page, render_sections, sample_policy
 

@@ -39,13 +39,13 @@ import httpx
 
 from bench.common import footer, table
 from monitor import config
-from monitor.document import Document
+from monitor.check.checker import CheckResult
+from monitor.daemon.runtime import open_checker, open_store
 from monitor.errors import ExtractError
-from monitor.markdown import normalize_markdown
-from monitor.normalizer import ExtractRules, normalize_html
-from monitor.pipeline import CheckResult
-from monitor.regions import Selector, to_json
-from monitor.runtime import open_checker, open_store
+from monitor.extract.document import Document
+from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.markdown import normalize_markdown
+from monitor.extract.regions import Selector, to_json
 from storage.values import ChangeOut
 from tests import realpages
 from tests.realpages import RealDocument

@@ -25,10 +25,10 @@ from typing import Any
 from bench.common import FULL, footer, peak_rss_mb, require_corpus, summary, table
 from bench.replay_server import ReplayServer
 from monitor import config
-from monitor.fetcher import FetchResult
-from monitor.pipeline import CheckResult, Fetcher
-from monitor.runtime import open_checker, open_store
-from monitor.urls import canonical_url
+from monitor.check.checker import CheckResult, Fetcher
+from monitor.daemon.runtime import open_checker, open_store
+from monitor.extract.urls import canonical_url
+from monitor.fetch.http import FetchResult
 from tests import corpus
 
 QUICK_VERSIONS = 120

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from bench.common import FULL, footer, peak_rss_mb, table
 from monitor import config
-from monitor.pipeline import CheckResult
-from monitor.runtime import open_checker, open_store
+from monitor.check.checker import CheckResult
+from monitor.daemon.runtime import open_checker, open_store
 from tests.sitegen import Section, noisy_page, render_sections, sample_policy
 
 DOCUMENTS = 1000

@@ -24,9 +24,9 @@ import httpx
 
 from bench.common import footer, table
 from monitor import config
-from monitor.differ import diff_documents
-from monitor.document import Document, with_paths
-from monitor.topics import DEFAULT_TOPICS, classify
+from monitor.analysis.differ import diff_documents
+from monitor.analysis.topics import DEFAULT_TOPICS, classify
+from monitor.extract.document import Document, with_paths
 from monitor.web import create_app
 from storage.db import ensure_schema, make_engine
 from storage.repo import Repo

@@ -157,7 +157,7 @@ class Check(Base):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
-    # monitor.fingerprint of the page, set when its text may be trusted from it next time
+    # monitor.extract.fingerprint of the page, set when its text may be trusted from it next time
     fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 

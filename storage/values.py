@@ -79,7 +79,9 @@ class CheckIn:
     seen_version: int | None = None  # an existing version this check saw (unchanged, flip...)
     etag: str | None = None
     last_modified: str | None = None
-    fingerprint: str | None = None  # the page's extraction fingerprint (monitor.fingerprint)
+    fingerprint: str | None = (
+        None  # the page's extraction fingerprint (monitor.extract.fingerprint)
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.regions import Range, Selector
+from monitor.extract.regions import Range, Selector
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE_NAME = "meta-real-pages.tar.xz"

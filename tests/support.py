@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import config
+from monitor.check.checker import CheckResult
 from monitor.config import Settings
-from monitor.pipeline import CheckResult
-from monitor.runtime import Store, open_checker, open_store
+from monitor.daemon.runtime import Store, open_checker, open_store
 
 
 class ManualClock:

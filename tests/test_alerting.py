@@ -15,8 +15,8 @@ import pytest
 
 from alerts.webhook import verify_signature
 from monitor import config
-from monitor.cli import main
-from monitor.runtime import make_outbox
+from monitor.cli.main import main
+from monitor.daemon.runtime import make_outbox
 from tests.pageserver import PageServer, Response, fresh_page
 from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, sample_policy
 from tests.smtpserver import SmtpServer

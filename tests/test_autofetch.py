@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.browser import find_chromium
+from monitor.fetch.browser import find_chromium
 from tests.pageserver import PageServer, Response
 from tests.sitegen import render_sections, sample_policy
 from tests.support import Harness, document, harness, write_config
@@ -99,7 +99,7 @@ def test_validate_reports_the_fetcher_and_hints(
 ) -> None:
     import json
 
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     docs = document("shell", site.url("/js"), fetcher="http", select=["#root"])
     docs += document("auto", site.url("/js"), fetcher="auto", select=["#root"])

@@ -15,8 +15,8 @@ import pytest
 from bs4 import BeautifulSoup
 from bs4.element import Tag
 
-from monitor.cli import main
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.cli.main import main
+from monitor.extract.html import ExtractRules, normalize_html
 from monitor.web import create_app
 from tests.pageserver import PageServer, Request, Response, Route
 from tests.sitegen import Section, noisy_page, render_sections, sample_policy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 from tests.pageserver import PageServer, Response
 from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, policy_page, sample_policy
 from tests.support import document, write_config

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor import config
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.errors import ConfigError
 
 GOOD_DOC = """
@@ -157,7 +157,7 @@ def test_shipped_config_is_valid_and_matches_the_starter() -> None:
         "opt-out-controls",
         "data-sharing",
     }
-    starter = (root / "monitor" / "starter_config.toml").read_text()
+    starter = (root / "monitor" / "config" / "starter.toml").read_text()
     assert (root / "config.toml").read_text() == starter
 
 

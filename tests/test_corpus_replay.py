@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.extract.html import ExtractRules, normalize_html
 from tests import corpus
 from tests.pageserver import PageServer, Request, Response
 from tests.support import document, harness, write_config

@@ -23,9 +23,9 @@ import pytest
 
 from alerts.sample import sample_payload
 from bench import crash
+from monitor.alerting.outbox import LEASE, Outbox
 from monitor.config import load
-from monitor.delivery import LEASE, Outbox
-from monitor.runtime import open_store
+from monitor.daemon.runtime import open_store
 from storage.values import AlertIn
 from tests.pageserver import PageServer, Request, Response
 from tests.sitegen import policy_page

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from monitor import config
-from monitor.pipeline import CheckResult
-from monitor.runtime import open_checker, open_store
-from monitor.scheduler import Daemon, first_runs
+from monitor.check.checker import CheckResult
+from monitor.daemon.runtime import open_checker, open_store
+from monitor.daemon.scheduler import Daemon, first_runs
 from tests.pageserver import PageServer, Response
 from tests.sitegen import policy_page
 from tests.support import document, write_config

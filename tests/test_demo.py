@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import demo
-from monitor.cli import main
-from monitor.runtime import make_outbox
+from monitor.cli import demo
+from monitor.cli.main import main
+from monitor.daemon.runtime import make_outbox
 from tests.support import harness
 
 

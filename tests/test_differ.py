@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.differ import Change, ChangeSet, diff_documents, diff_words
-from monitor.document import Block, BlockKind, Document, parse_line, with_paths
+from monitor.analysis.differ import Change, ChangeSet, diff_documents, diff_words
+from monitor.extract.document import Block, BlockKind, Document, parse_line, with_paths
 
 WORDS = [
     "we",

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from monitor import config
-from monitor.cli import build_parser
+from monitor.cli.main import build_parser
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

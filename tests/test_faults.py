@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.extract.html import ExtractRules, normalize_html
 from tests.pageserver import (
     PageServer,
     Response,

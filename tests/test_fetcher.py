@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from monitor.errors import FetchError
-from monitor.fetcher import (
+from monitor.fetch.http import (
     FetchOptions,
     FetchResult,
     HttpFetcher,

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import normalizer
+from monitor.extract import html as normalizer
 from monitor.errors import ExtractError
-from monitor.fingerprint import fingerprint, selector_attributes
-from monitor.guards import reads_whole_page
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.extract.fingerprint import fingerprint, selector_attributes
+from monitor.extract.guards import reads_whole_page
+from monitor.extract.html import ExtractRules, normalize_html
 from tests import corpus
 from tests.pageserver import PageServer, fresh_page
 from tests.sitegen import Section, policy_page, sample_policy
@@ -302,14 +302,14 @@ def test_an_unchanged_page_skips_extraction(
         def no_extraction(*args: object, **kwargs: object) -> None:
             raise AssertionError("an unchanged page was extracted")
 
-        monkeypatch.setattr("monitor.pipeline.normalize_html", no_extraction)
+        monkeypatch.setattr("monitor.check.checker.normalize_html", no_extraction)
         again = h.check("policy")
         assert (again.outcome, again.version) == ("unchanged", 1)
         second = h.repo.last_check("policy")
         assert second is not None
         assert (second.fingerprint, second.text_sha256) == (first.fingerprint, first.text_sha256)
 
-        monkeypatch.setattr("monitor.pipeline.normalize_html", normalizer.normalize_html)
+        monkeypatch.setattr("monitor.check.checker.normalize_html", normalizer.normalize_html)
         site.set("/policy", fresh_page(long_policy("We now train AI models on how you scroll.")))
         changed = h.check("policy")
         assert (changed.outcome, changed.version) == ("changed", 2)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from monitor.document import Document
 from monitor.errors import ExtractError
-from monitor.guards import check_walls
-from monitor.markdown import normalize_markdown
-from monitor.normalizer import ExtractRules, normalize_html, normalize_text
-from monitor.regions import Range, Selector
+from monitor.extract.document import Document
+from monitor.extract.guards import check_walls
+from monitor.extract.html import ExtractRules, normalize_html, normalize_text
+from monitor.extract.markdown import normalize_markdown
+from monitor.extract.regions import Range, Selector
 from tests import corpus
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.document import Document
-from monitor.markdown import normalize_markdown
-from monitor.normalizer import ExtractRules, normalize_html
+from monitor.extract.document import Document
+from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.markdown import normalize_markdown
 from tests import realpages
 from tests.pageserver import PageServer, Request, Response
 from tests.support import document, harness, write_config

@@ -18,10 +18,10 @@ import pytest
 
 from alerts import DeliveryError
 from monitor import config
-from monitor.cli import main
+from monitor.alerting.outbox import MaskedChannel, secret_forms
+from monitor.cli.main import main
 from monitor.config import channel_secrets
-from monitor.delivery import MaskedChannel, secret_forms
-from monitor.runtime import open_store
+from monitor.daemon.runtime import open_store
 from monitor.web import create_app
 from tests.pageserver import PageServer, fresh_page
 from tests.sitegen import AI_SENTENCE_CHANGED, sample_policy

@@ -8,11 +8,9 @@ from typing import Any, cast
 
 import pytest
 
-from monitor.differ import ChangeSet, diff_documents
-from monitor.document import Document
-from monitor.errors import ConfigError
-from monitor.significance import SIGNIFICANCE_ORDER
-from monitor.topics import (
+from monitor.analysis.differ import ChangeSet, diff_documents
+from monitor.analysis.significance import SIGNIFICANCE_ORDER
+from monitor.analysis.topics import (
     DEFAULT_TOPICS,
     Evidence,
     TopicRule,
@@ -21,6 +19,8 @@ from monitor.topics import (
     split_sentences,
     term_regex,
 )
+from monitor.errors import ConfigError
+from monitor.extract.document import Document
 
 BEFORE = ("# Privacy Policy", "This page explains what we do with what we hold.", "## What we do")
 AFTER = ("## Contact", "Write to our office by post.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.urls import canonical_url
+from monitor.extract.urls import canonical_url
 
 BASE = "https://www.facebook.com/privacy/policy/"
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from monitor import config
-from monitor.runtime import open_store
+from monitor.daemon.runtime import open_store
 from monitor.web import create_app
 from tests.pageserver import PageServer, Request, Response
 from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, Section, policy_page, sample_policy

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Settings
-from monitor.fetcher import Clock, SystemClock
+from monitor.fetch.http import Clock, SystemClock
 from monitor.web import auth, feeds, routes_api, routes_html
 from monitor.web.context import WebContext, context, templates, web_token
 from storage.queries import Queries

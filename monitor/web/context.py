@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.fetcher import Clock
+from monitor.fetch.http import Clock
 from monitor.web import views
 from storage.queries import Queries
 from storage.repo import Repo

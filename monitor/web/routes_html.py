@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.differ import diff_documents
-from monitor.document import Document
-from monitor.topics import classify
+from monitor.analysis.differ import diff_documents
+from monitor.analysis.topics import classify
+from monitor.extract.document import Document
 from monitor.web import views
 from monitor.web.context import WebContext, context
 from storage import search as search_mod

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from monitor.config import Settings
 from monitor.errors import ConfigError, PolicywatchError
-from monitor.fetcher import Clock
+from monitor.fetch.http import Clock
 from monitor.web.app import create_app
 from monitor.web.context import web_token
 

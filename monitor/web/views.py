@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.document import parse_line
+from monitor.extract.document import parse_line
 
 SIGNIFICANCES = ("cosmetic", "minor", "substantive")
 KIND_LABELS = {"added": "Added", "removed": "Removed", "modified": "Changed", "moved": "Moved"}

@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
-from monitor.alerting import Alerting
-from monitor.browser import BrowserFetcher
+from monitor.alerting.outbox import Outbox, build_channels
+from monitor.alerting.payloads import Alerting
+from monitor.check.checker import Checker
 from monitor.config import Settings
-from monitor.delivery import Outbox, build_channels
-from monitor.fetcher import Clock, FetchOptions, HttpFetcher, SystemClock
-from monitor.pipeline import Checker
+from monitor.fetch.browser import BrowserFetcher
+from monitor.fetch.http import Clock, FetchOptions, HttpFetcher, SystemClock
 from storage.db import ensure_schema, make_engine
 from storage.repo import Repo
 

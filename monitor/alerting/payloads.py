@@ -2,7 +2,7 @@
 the channels whose subscription (documents, topics, minimum significance) it matches.
 
 The alerts are written in the same transaction as the change or incident they report, with one
-delivery per channel; `monitor.delivery` sends them later.
+delivery per channel; `monitor.alerting.outbox` sends them later.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.analysis.significance import SIGNIFICANCE_ORDER
 from monitor.config import AnyChannel, DocumentSettings, Settings
-from monitor.significance import SIGNIFICANCE_ORDER
 from storage.values import AlertIn, ChangeIn, IncidentIn, VersionMeta
 
 SCHEMA = "policywatch.alert/1"

@@ -20,7 +20,7 @@ whole body until a script runs (`style="visibility: hidden"` against a flash of 
 content) is shown as a browser shows it once the script ran.
 
 Everything here reads only the tree's text, element names, links and `hidden()` verdicts, the
-things the extraction fingerprint hashes (monitor.fingerprint).
+things the extraction fingerprint hashes (monitor.extract.fingerprint).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from bs4.element import NavigableString, PageElement, Tag
 
-from monitor.urls import IN_PAGE, link_target
+from monitor.extract.urls import IN_PAGE, link_target
 
 DOMINANT = 0.6
 """A child holding at least this share of its parent's text is where the document continues."""

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.alerting.outbox import Outbox
+from monitor.check.checker import Checker, CheckResult
 from monitor.config import DocumentSettings, Settings
-from monitor.delivery import Outbox
-from monitor.pipeline import Checker, CheckResult
 
 log = logging.getLogger("policywatch.daemon")
 

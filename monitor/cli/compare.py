@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from monitor.differ import diff_documents
-from monitor.document import Document
+from monitor.analysis.differ import diff_documents
+from monitor.analysis.topics import TopicRule, classify
 from monitor.errors import CheckError, ExtractError, UsageError
-from monitor.fetcher import FetchOptions, HttpFetcher
-from monitor.markdown import normalize_markdown
-from monitor.normalizer import ExtractRules, normalize_html, normalize_text
-from monitor.topics import TopicRule, classify
+from monitor.extract.document import Document
+from monitor.extract.html import ExtractRules, normalize_html, normalize_text
+from monitor.extract.markdown import normalize_markdown
+from monitor.fetch.http import FetchOptions, HttpFetcher
 
 InputFormat = Literal["auto", "html", "markdown", "text"]
 SCHEMA = "policywatch.changeset/1"

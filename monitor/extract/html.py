@@ -1,6 +1,7 @@
 """HTML and plain text -> Document: the extraction step, pure functions with no I/O.
 
-Guards (monitor.guards) refuse a page that is not the document; Markdown is in monitor.markdown.
+Guards (monitor.extract.guards) refuse a page that is not the document; Markdown is
+monitor.extract.markdown's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from hashlib import sha256
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
-from monitor.chrome import find_furniture, hidden, visible_regions
-from monitor.document import (
+from monitor.errors import ExtractError
+from monitor.extract.chrome import find_furniture, hidden, visible_regions
+from monitor.extract.document import (
     Document,
     RawBlock,
     bold_heading,
@@ -27,9 +29,8 @@ from monitor.document import (
     with_paths,
     without_page_navigation,
 )
-from monitor.errors import ExtractError
-from monitor.guards import guard
-from monitor.regions import (
+from monitor.extract.guards import guard
+from monitor.extract.regions import (
     Selector,
     check_css,
     cut_ranges,
@@ -37,7 +38,7 @@ from monitor.regions import (
     select_regions,
     to_json,
 )
-from monitor.urls import IN_PAGE, canonical_text_urls, link_target
+from monitor.extract.urls import IN_PAGE, canonical_text_urls, link_target
 
 NORMALIZER_VERSION = "6"
 """Bumped whenever the same page and rules would give a different text (enters the digest)."""
@@ -45,8 +46,8 @@ NORMALIZER_VERSION = "6"
 
 @dataclass(frozen=True, slots=True)
 class ExtractRules:
-    """Which part of a page is the document (monitor.regions); raises ValueError on a selector
-    that cannot parse."""
+    """Which part of a page is the document (monitor.extract.regions); raises ValueError on a
+    selector that cannot parse."""
 
     select: tuple[Selector, ...] = ()
     remove: tuple[Selector, ...] = ()
@@ -86,7 +87,7 @@ _DROP_TAGS = frozenset(
     }
 )
 RAW_TEXT_TAGS = frozenset({"script", "style"})
-"""Elements whose text is never content, wherever they are (monitor.fingerprint relies on it)."""
+"""Elements whose text is never content, wherever they are (the fingerprint relies on it)."""
 _INLINE_TAGS = frozenset(
     {
         *("a", "abbr", "acronym", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn"),

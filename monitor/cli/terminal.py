@@ -14,14 +14,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from monitor.compare import changeset_document
+from monitor.alerting.outbox import Attempt
+from monitor.analysis.topics import TopicRule
+from monitor.check.checker import CheckResult
+from monitor.cli.compare import changeset_document
+from monitor.cli.validate import ValidationReport
 from monitor.config import DocumentSettings
-from monitor.delivery import Attempt
-from monitor.document import Document
 from monitor.errors import UsageError
-from monitor.pipeline import CheckResult
-from monitor.topics import TopicRule
-from monitor.validate import ValidationReport
+from monitor.extract.document import Document
 from storage.repo import Repo
 from storage.values import VersionOut
 
@@ -38,7 +38,7 @@ OUTCOME_STYLE = {
 
 
 def starter_config() -> str:
-    return resources.files("monitor").joinpath("starter_config.toml").read_text("utf-8")
+    return resources.files("monitor.config").joinpath("starter.toml").read_text("utf-8")
 
 
 def check_line(result: CheckResult) -> Text:

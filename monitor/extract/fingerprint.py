@@ -31,10 +31,10 @@ from typing import cast
 
 from lxml import etree
 
-from monitor.chrome import hidden
-from monitor.normalizer import RAW_TEXT_TAGS, ExtractRules
-from monitor.regions import css_strings
-from monitor.urls import link_target
+from monitor.extract.chrome import hidden
+from monitor.extract.html import RAW_TEXT_TAGS, ExtractRules
+from monitor.extract.regions import css_strings
+from monitor.extract.urls import link_target
 
 FINGERPRINT_VERSION = "1"
 

@@ -1,7 +1,7 @@
 """Classify a ChangeSet: the topics each change touches (with evidence), significance and flags.
 
 Pure functions, no I/O. Topic rules are compiled once per rule set (cached), since this runs on
-every check. Significance is monitor.significance's.
+every check. Significance is monitor.analysis.significance's.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from monitor.differ import Change, ChangeSet, Span
-from monitor.document import parse_line
-from monitor.errors import ConfigError
-from monitor.significance import (
+from monitor.analysis.differ import Change, ChangeSet, Span
+from monitor.analysis.significance import (
     Flag,
     Significance,
     highest,
     renames,
     significance_of,
 )
+from monitor.errors import ConfigError
+from monitor.extract.document import parse_line
 
 Where = Literal["added", "removed", "context"]
 

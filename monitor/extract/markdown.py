@@ -5,7 +5,8 @@ from __future__ import annotations
 import html as htmllib
 import re
 
-from monitor.document import (
+from monitor.errors import ExtractError
+from monitor.extract.document import (
     BlockKind,
     Document,
     RawBlock,
@@ -15,8 +16,7 @@ from monitor.document import (
     with_paths,
     without_page_navigation,
 )
-from monitor.errors import ExtractError
-from monitor.urls import canonical_text_urls, canonical_url
+from monitor.extract.urls import canonical_text_urls, canonical_url
 
 
 def normalize_markdown(text: str, *, min_chars: int = 0) -> Document:

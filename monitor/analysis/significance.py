@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.differ import Change, ChangeSet, diff_words
-from monitor.document import parse_line
+from monitor.analysis.differ import Change, ChangeSet, diff_words
+from monitor.extract.document import parse_line
 
 Significance = Literal["cosmetic", "minor", "substantive"]
 SIGNIFICANCE_ORDER: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}

@@ -14,7 +14,7 @@ from typing import Literal, cast, overload
 
 from diff_match_patch import diff_match_patch
 
-from monitor.document import Block, Document
+from monitor.extract.document import Block, Document
 
 Op = Literal["=", "-", "+"]
 Span = tuple[Op, str]

@@ -16,17 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-from monitor.alerting import Alerting
+from monitor.alerting.payloads import Alerting
+from monitor.analysis.differ import diff_documents
+from monitor.analysis.topics import classify
 from monitor.config import DocumentSettings, Settings
-from monitor.differ import diff_documents
-from monitor.document import Document
 from monitor.errors import CheckError, ExtractError, FetchError
-from monitor.fetcher import Clock, FetchResult
-from monitor.fingerprint import fingerprint
-from monitor.guards import not_the_document, reads_whole_page
-from monitor.normalizer import ExtractRules, decode_page, normalize_html
-from monitor.regions import wait_selectors
-from monitor.topics import classify
+from monitor.extract.document import Document
+from monitor.extract.fingerprint import fingerprint
+from monitor.extract.guards import not_the_document, reads_whole_page
+from monitor.extract.html import ExtractRules, decode_page, normalize_html
+from monitor.extract.regions import wait_selectors
+from monitor.fetch.http import Clock, FetchResult
 from storage.repo import Repo
 from storage.values import (
     AlertIn,
@@ -218,8 +218,8 @@ class Checker:
         """The page's document, the guard that refused it, or None for a 304.
 
         A page whose fingerprint is the last good check's is that check's text without being
-        extracted again (monitor.fingerprint says why that is sound): if that text is the latest
-        version, the page is unchanged.
+        extracted again (monitor.extract.fingerprint says why that is sound): if that text is the
+        latest version, the page is unchanged.
         """
         result = fetched.result
         if result.not_modified:

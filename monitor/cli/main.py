@@ -24,19 +24,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from alerts import DeliveryError
 from alerts.render import sample_payload
 from monitor import config as config_mod
-from monitor import demo as demo_mod
-from monitor import terminal
-from monitor.compare import compare as compare_sources
+from monitor.alerting.outbox import build_channels
+from monitor.analysis.topics import DEFAULT_TOPICS
+from monitor.check.checker import CheckResult
+from monitor.cli import demo as demo_mod
+from monitor.cli import terminal
+from monitor.cli.compare import compare as compare_sources
+from monitor.cli.demo import DemoSite
+from monitor.cli.validate import validate_documents
 from monitor.config import DocumentSettings, Settings
-from monitor.delivery import build_channels
-from monitor.demo import DemoSite
+from monitor.daemon.runtime import Store, make_outbox, open_checker, open_store
+from monitor.daemon.scheduler import Daemon
 from monitor.errors import ConfigError, PolicywatchError, UsageError
-from monitor.normalizer import ExtractRules
-from monitor.pipeline import CheckResult
-from monitor.runtime import Store, make_outbox, open_checker, open_store
-from monitor.scheduler import Daemon
-from monitor.topics import DEFAULT_TOPICS
-from monitor.validate import validate_documents
+from monitor.extract.html import ExtractRules
 from monitor.web.server import serve_web
 from storage.db import current_revision
 from storage.values import DELIVERY_STATUSES, NotFound

@@ -29,7 +29,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from monitor.config import BrowserSettings
 from monitor.errors import FetchError
-from monitor.fetcher import (
+from monitor.fetch.http import (
     CHALLENGE_MARKERS,
     CHALLENGE_STATUSES,
     SNIFF_BYTES,

@@ -20,8 +20,8 @@ import re
 from bs4 import BeautifulSoup
 from bs4.element import Tag
 
-from monitor.document import Document
 from monitor.errors import ErrorKind, ExtractError
+from monitor.extract.document import Document
 
 _SHELL_TEXT = 200
 _SHELL_SCRIPT_BYTES = 20_000

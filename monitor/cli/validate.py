@@ -12,14 +12,14 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
+from monitor.check.checker import BLOCKING_STATUSES, ESCALATE, rules_for
 from monitor.config import DocumentSettings, Settings
-from monitor.document import Document
+from monitor.daemon.runtime import fetch_options, make_browser
 from monitor.errors import CheckError
-from monitor.fetcher import FetchResult, HttpFetcher
-from monitor.normalizer import normalize_html
-from monitor.pipeline import BLOCKING_STATUSES, ESCALATE, rules_for
-from monitor.regions import wait_selectors
-from monitor.runtime import fetch_options, make_browser
+from monitor.extract.document import Document
+from monitor.extract.html import normalize_html
+from monitor.extract.regions import wait_selectors
+from monitor.fetch.http import FetchResult, HttpFetcher
 
 HINTS = {
     "empty_shell": 'the page renders with JavaScript: set fetcher = "browser" (or "auto")',

@@ -1,0 +1,1 @@
+"""Alerts: the payloads written with a change or incident, and the outbox that delivers them."""

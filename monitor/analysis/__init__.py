@@ -1,0 +1,1 @@
+"""Document x Document -> Assessment: the word diff, topics with evidence, significance."""

@@ -1,0 +1,1 @@
+"""One check of one document: acquire -> extract -> decide -> record, in one transaction."""

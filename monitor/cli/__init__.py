@@ -1,0 +1,1 @@
+"""The `policywatch` command: the only code that prints or sets exit codes."""

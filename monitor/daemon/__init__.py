@@ -1,0 +1,1 @@
+"""The long-running parts: the single-process scheduler and the builders of a running checker."""

@@ -1,0 +1,1 @@
+"""Bytes -> Document: decoding, regions, site furniture, layout, guards, fingerprint, links."""

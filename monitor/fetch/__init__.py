@@ -1,0 +1,1 @@
+"""Fetching a page: plain HTTP (httpx), a headless browser (Playwright), and acquire()."""
