@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.fetch import browser as browser_module
 from monitor.config import BrowserSettings
 from monitor.errors import ExtractError, FetchError
 from monitor.extract.html import ExtractRules, normalize_html
+from monitor.fetch import browser as browser_module
 from monitor.fetch.browser import DISABLED_FEATURES, BrowserFetcher, find_chromium
 from monitor.fetch.http import USER_AGENT, FetchOptions, FetchResult, HttpFetcher
 from tests.pageserver import PageServer, Request, Response, Route, redirect

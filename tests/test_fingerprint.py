@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.extract import html as normalizer
 from monitor.errors import ExtractError
+from monitor.extract import html as normalizer
 from monitor.extract.fingerprint import fingerprint, selector_attributes
 from monitor.extract.guards import reads_whole_page
 from monitor.extract.html import ExtractRules, normalize_html
