@@ -43,9 +43,10 @@ from monitor.check.checker import CheckResult
 from monitor.daemon.runtime import open_checker, open_store
 from monitor.errors import ExtractError
 from monitor.extract.document import Document
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
 from monitor.extract.markdown import normalize_markdown
 from monitor.extract.regions import Selector, to_json
+from monitor.extract.rules import ExtractRules
 from storage.values import ChangeOut
 from tests import realpages
 from tests.realpages import RealDocument

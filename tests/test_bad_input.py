@@ -16,7 +16,8 @@ from bs4 import BeautifulSoup
 from bs4.element import Tag
 
 from monitor.cli.main import main
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
 from monitor.web import create_app
 from tests.pageserver import PageServer, Request, Response, Route
 from tests.sitegen import Section, noisy_page, render_sections, sample_policy

@@ -18,7 +18,8 @@ import pytest
 
 from monitor.config import BrowserSettings
 from monitor.errors import ExtractError, FetchError
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
 from monitor.fetch import browser as browser_module
 from monitor.fetch.browser import DISABLED_FEATURES, BrowserFetcher, find_chromium
 from monitor.fetch.http import USER_AGENT, FetchOptions, FetchResult, HttpFetcher

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
 from tests import corpus
 from tests.pageserver import PageServer, Request, Response
 from tests.support import document, harness, write_config

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
 from tests.pageserver import (
     PageServer,
     Response,

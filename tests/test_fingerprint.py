@@ -20,7 +20,8 @@ from monitor.errors import ExtractError
 from monitor.extract import html as normalizer
 from monitor.extract.fingerprint import fingerprint, selector_attributes
 from monitor.extract.guards import reads_whole_page
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
 from tests import corpus
 from tests.pageserver import PageServer, fresh_page
 from tests.sitegen import Section, policy_page, sample_policy

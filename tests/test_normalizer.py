@@ -13,9 +13,10 @@ from bs4 import BeautifulSoup
 from monitor.errors import ExtractError
 from monitor.extract.document import Document
 from monitor.extract.guards import check_walls
-from monitor.extract.html import ExtractRules, normalize_html, normalize_text
+from monitor.extract.html import normalize_html, normalize_text
 from monitor.extract.markdown import normalize_markdown
 from monitor.extract.regions import Range, Selector
+from monitor.extract.rules import ExtractRules
 from tests import corpus
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from monitor.extract.document import Document
-from monitor.extract.html import ExtractRules, normalize_html
+from monitor.extract.html import normalize_html
 from monitor.extract.markdown import normalize_markdown
+from monitor.extract.rules import ExtractRules
 from tests import realpages
 from tests.pageserver import PageServer, Request, Response
 from tests.support import document, harness, write_config

@@ -21,11 +21,13 @@ from monitor.analysis.differ import diff_documents
 from monitor.analysis.topics import classify
 from monitor.config import DocumentSettings, Settings
 from monitor.errors import CheckError, ExtractError, FetchError
+from monitor.extract.decode import decode_page
 from monitor.extract.document import Document
 from monitor.extract.fingerprint import fingerprint
 from monitor.extract.guards import not_the_document, reads_whole_page
-from monitor.extract.html import ExtractRules, decode_page, normalize_html
+from monitor.extract.html import normalize_html
 from monitor.extract.regions import wait_selectors
+from monitor.extract.rules import ExtractRules
 from monitor.fetch.http import Clock, FetchResult
 from storage.repo import Repo
 from storage.values import (

@@ -16,8 +16,9 @@ from monitor.analysis.differ import diff_documents
 from monitor.analysis.topics import TopicRule, classify
 from monitor.errors import CheckError, ExtractError, UsageError
 from monitor.extract.document import Document
-from monitor.extract.html import ExtractRules, normalize_html, normalize_text
+from monitor.extract.html import normalize_html, normalize_text
 from monitor.extract.markdown import normalize_markdown
+from monitor.extract.rules import ExtractRules
 from monitor.fetch.http import FetchOptions, HttpFetcher
 
 InputFormat = Literal["auto", "html", "markdown", "text"]

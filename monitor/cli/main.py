@@ -36,7 +36,7 @@ from monitor.config import DocumentSettings, Settings
 from monitor.daemon.runtime import Store, make_outbox, open_checker, open_store
 from monitor.daemon.scheduler import Daemon
 from monitor.errors import ConfigError, PolicywatchError, UsageError
-from monitor.extract.html import ExtractRules
+from monitor.extract.rules import ExtractRules
 from monitor.web.server import serve_web
 from storage.db import current_revision
 from storage.values import DELIVERY_STATUSES, NotFound

@@ -25,37 +25,25 @@ for texts long enough that the guards read nothing but the text (guards.reads_wh
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import cast
 
 from lxml import etree
 
 from monitor.extract.chrome import hidden
-from monitor.extract.html import RAW_TEXT_TAGS, ExtractRules
-from monitor.extract.regions import css_strings
+from monitor.extract.html import RAW_TEXT_TAGS
+from monitor.extract.rules import ExtractRules
 from monitor.extract.urls import link_target
 
 FINGERPRINT_VERSION = "1"
 
-_UNSUPPORTED = re.compile(r"[:\\|]")
-_ATTRIBUTE = re.compile(r"\[\s*([^\s~|^$*!=\]]+)")
 _READ = ("role", "aria-level")
 _LANDMARKS = frozenset({"head", "main", "role=main", "body"})
 
 
 def selector_attributes(rules: ExtractRules) -> frozenset[str] | None:
     """The attributes the rules' selectors may read, or None when that cannot be told."""
-    names: set[str] = set()
-    for selector in css_strings((*rules.select, *rules.remove)):
-        if _UNSUPPORTED.search(selector):
-            return None
-        if "#" in selector:
-            names.add("id")
-        if "." in selector:
-            names.add("class")
-        names.update(name.lower() for name in _ATTRIBUTE.findall(selector))
-    return frozenset(names)
+    return rules.read_attributes
 
 
 class _Stream:

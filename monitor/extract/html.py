@@ -6,20 +6,18 @@ monitor.extract.markdown's.
 
 from __future__ import annotations
 
-import codecs
-import json
 import re
 import warnings
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from hashlib import sha256
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
 from monitor.errors import ExtractError
 from monitor.extract.chrome import find_furniture, hidden, visible_regions
+from monitor.extract.decode import decode_page
 from monitor.extract.document import (
     Document,
     RawBlock,
@@ -31,44 +29,12 @@ from monitor.extract.document import (
 )
 from monitor.extract.guards import guard
 from monitor.extract.regions import (
-    Selector,
-    check_css,
     cut_ranges,
     removed_ids,
     select_regions,
-    to_json,
 )
+from monitor.extract.rules import ExtractRules
 from monitor.extract.urls import IN_PAGE, canonical_text_urls, link_target
-
-NORMALIZER_VERSION = "6"
-"""Bumped whenever the same page and rules would give a different text (enters the digest)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractRules:
-    """Which part of a page is the document (monitor.extract.regions); raises ValueError on a
-    selector that cannot parse."""
-
-    select: tuple[Selector, ...] = ()
-    remove: tuple[Selector, ...] = ()
-    min_chars: int = 200
-
-    def __post_init__(self) -> None:
-        for selector in (*self.select, *self.remove):
-            if isinstance(selector, str):
-                check_css(selector)
-        if self.min_chars < 0:
-            raise ValueError(f"min_chars must be 0 or more, not {self.min_chars}")
-
-    @property
-    def digest(self) -> str:
-        payload = {
-            "normalizer": NORMALIZER_VERSION,
-            "select": [to_json(s) for s in self.select],
-            "remove": [to_json(s) for s in self.remove],
-            "min_chars": self.min_chars,
-        }
-        return sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def normalize_text(text: str) -> Document:
@@ -101,8 +67,6 @@ _LIST_TAGS = frozenset({"ul", "ol", "menu", "dir"})
 _BOLD_TAGS = frozenset({"b", "strong"})
 _ALNUM = re.compile(r"[^\W_]")
 _LAYOUT_ROLES = frozenset({"presentation", "none"})
-_BOLD_HEADING_WORDS = 20
-_NOT_A_TITLE_END = (".", ",", ";", ":", "。", "।")  # a sentence or a lead-in
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _SECTIONING = frozenset({"main", "article", "section"})
 _FORM_CONTENT = ["main", "article", "h1"]
@@ -420,81 +384,6 @@ def _aria_heading(tag: Tag) -> int:
         return 0
     level = str(tag.get("aria-level", "2"))
     return min(max(int(level), 1), 6) if level.isdigit() else 2
-
-
-# ---------------------------------------------------------------- decoding and regions
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-_CP1252_UNDEFINED = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
-
-
-def _stray_cp1252(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: bytes that are not UTF-8 read as Windows-1252, one at a time.
-
-    A page labelled UTF-8 whose bytes are not all UTF-8 is nearly always Windows-1252 text (a
-    server's default charset, a paragraph pasted from a word processor): reading the stray bytes
-    as Windows-1252 gives the words the author wrote, where U+FFFD would turn a mislabelled
-    response into a false change. 0xFE and 0xFF are never text (they are UTF-16 byte-order
-    marks), nor are the five bytes Windows-1252 leaves undefined: those stay U+FFFD.
-    """
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    out = []
-    for byte in exc.object[exc.start : exc.end]:
-        if byte >= 0xFE or byte in _CP1252_UNDEFINED:
-            out.append("\ufffd")
-        else:
-            out.append(bytes([byte]).decode("cp1252"))
-    return "".join(out), exc.end
-
-
-_STRAY_CP1252 = "policywatch-stray-cp1252"
-codecs.register_error(_STRAY_CP1252, _stray_cp1252)
-
-
-def decode_page(data: bytes, encoding: str | None) -> str:
-    """A page's text, trusting the bytes over a label they contradict.
-
-    In order: a byte-order mark; UTF-8 when the bytes are valid UTF-8 (servers label UTF-8
-    pages utf-16 or latin-1 by mistake, and no other charset's text is valid UTF-8 by chance),
-    unless a UTF-16 label is borne out by NUL bytes; then the HTTP charset, `<meta charset>`,
-    and UTF-8 with stray bytes read as Windows-1252. Labels are read as browsers read them
-    (WHATWG Encoding): ISO-8859-1, Latin-1 and ASCII mean Windows-1252.
-    """
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return data.decode(name, errors="replace")
-    sniffed = _META_CHARSET.search(data[:4096])
-    meta = sniffed.group(1).decode("ascii") if sniffed else None
-    labels = [_codec(label) for label in (encoding, meta) if label]
-    first = labels[0] if labels else None
-    if first and first.startswith("utf-16") and b"\x00" in data[:1024]:
-        return data.decode(first, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    name = next((label for label in labels if label and not label.startswith("utf-16")), "utf-8")
-    return data.decode(name, errors=_STRAY_CP1252 if name == "utf-8" else "replace")
-
-
-_WHATWG_ALIASES = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252"}
-
-
-def _codec(label: str) -> str | None:
-    """The Python codec for a charset label as a browser reads it; None when unknown."""
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    return _WHATWG_ALIASES.get(name, name)
 
 
 def _walk(
