@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.realpages
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.fetchers
+	$(BIN)/python -m bench.startup
 
 check: $(STAMP)
 	$(BIN)/policywatch check

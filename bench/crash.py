@@ -375,10 +375,10 @@ def _finish(daemon: Daemon, workdir: Path, figures: Figures, say: Callable[[str]
 
 def _settled(repo: Repo, frozen_at: datetime) -> bool:
     for slug in PAGES:
-        recent = [c for c in repo.checks(slug, 3) if c.started_at > frozen_at]
+        recent = [c for c in repo.checks.checks(slug, 3) if c.started_at > frozen_at]
         if len(recent) < 2 or recent[0].outcome != "unchanged":
             return False
-    return not repo.due_deliveries(datetime.now(UTC))
+    return not repo.outbox.due_deliveries(datetime.now(UTC))
 
 
 def _final_drain(cfg: Path, environ: dict[str, str], figures: Figures) -> None:
@@ -435,13 +435,13 @@ def _verify(cfg: Path, db: Path, smtp: SmtpServer, hook: WebhookReceiver, f: Fig
 
 def _verify_versions(repo: Repo, problems: list[str], f: Figures) -> None:
     for slug in PAGES:
-        metas = sorted(repo.recent_versions(slug, 1_000_000), key=lambda v: v.number)
+        metas = sorted(repo.history.recent_versions(slug, 1_000_000), key=lambda v: v.number)
         numbers = [v.number for v in metas]
         if numbers != list(range(1, len(numbers) + 1)):
             problems.append(f"{slug}: version numbers {numbers} have gaps or repeats")
         revisions = []
         for meta in metas:
-            version = repo.version(slug, meta.number)
+            version = repo.history.version(slug, meta.number)
             text = version.text if version else ""
             if hashlib.sha256(text.encode()).hexdigest() != meta.text_sha256:
                 problems.append(f"{slug} v{meta.number}: text does not match its SHA-256")
@@ -452,7 +452,7 @@ def _verify_versions(repo: Repo, problems: list[str], f: Figures) -> None:
             revisions.append(int(found[0][0]))
         if revisions != sorted(set(revisions)):
             problems.append(f"{slug}: revisions {revisions} repeat or go backwards")
-        changes = sorted((c.from_version, c.to_version) for c in repo.changes(slug))
+        changes = sorted((c.from_version, c.to_version) for c in repo.history.changes(slug))
         if changes != [(n - 1, n) for n in numbers[1:]]:
             problems.append(f"{slug}: changes {changes} do not link versions {numbers}")
         f.versions += len(numbers)

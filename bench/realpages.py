@@ -210,7 +210,7 @@ async def replay(document: RealDocument, run: str, server: PageServer, workdir: 
             cpu_ms = (time.process_time() - cpu) * 1000
             changed = n > 1 and document.text_changed(n)
             out.steps.append(Step(n, changed, result, wall_ms, cpu_ms))
-    out.changes_made = list(reversed(store.repo.changes(doc.slug)))
+    out.changes_made = list(reversed(store.repo.history.changes(doc.slug)))
     store.engine.dispose()
     return out
 

@@ -311,16 +311,17 @@ def report_storage(workdir: Path, replayed: Replay, settings: config.Settings) -
     picks = [(s.name, s.result.version) for s in replayed.samples if s.result.version]
     rng = random.Random(7)
     reads = []
-    store.repo.version(*picks[0])  # the first read opens the connection and compiles the query
+    # The first read opens the connection and compiles the query.
+    store.repo.history.version(*picks[0])
     # The replay leaves a heap of ~450 MB: a full garbage collection during a read would time
     # the heap, not the storage (it showed as a 59 ms maximum); freeze it first.
     gc.collect()
     gc.freeze()
     for name, number in rng.sample(picks, min(200, len(picks))):
         start = time.perf_counter()
-        store.repo.version(name, number)
+        store.repo.history.version(name, number)
         reads.append((time.perf_counter() - start) * 1000)
-    versions = sum(store.repo.version_count(n) for n in corpus.DOCUMENTS)
+    versions = sum(store.repo.history.version_count(n) for n in corpus.DOCUMENTS)
     print("\nstorage:\n")
     rows = [
         ["raw text of the replayed versions", f"{replayed.raw_bytes / 1e6:.1f} MB"],
@@ -348,7 +349,7 @@ def report_storage(workdir: Path, replayed: Replay, settings: config.Settings) -
     topics: Counter[str] = Counter()
     significance: Counter[str] = Counter()
     for name in corpus.DOCUMENTS:
-        for change in store.repo.changes(name):
+        for change in store.repo.history.changes(name):
             significance[change.significance] += 1
             topics.update(change.topics)
     print(

@@ -24,8 +24,9 @@ import httpx
 
 from bench.common import footer, table
 from monitor import config
+from monitor.analysis.assessment import classify
 from monitor.analysis.differ import diff_documents
-from monitor.analysis.topics import DEFAULT_TOPICS, classify
+from monitor.analysis.topics import DEFAULT_TOPICS
 from monitor.extract.document import Document, with_paths
 from monitor.web import create_app
 from storage.db import ensure_schema, make_engine
@@ -94,7 +95,9 @@ def build(path: Path, versions: int) -> None:
     ensure_schema(engine)
     repo = Repo(engine)
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    repo.sync_pages([PageSpec(SLUG, "Bench policy", "https://bench.test/", "http", "r")], start)
+    repo.pages.sync_pages(
+        [PageSpec(SLUG, "Bench policy", "https://bench.test/", "http", "r")], start
+    )
     rng = random.Random(500)
     blocks = first_document(rng)
     previous: Document | None = None
@@ -116,7 +119,7 @@ def build(path: Path, versions: int) -> None:
             )
         outcome = "new" if n == 1 else "technical" if technical else "changed"
         check = CheckIn(at, at, outcome, "http", 1.0, text_sha256=doc.sha256)
-        repo.record_check(SLUG, check, version=version, change=change)
+        repo.checks.record_check(SLUG, check, version=version, change=change)
         previous = doc
         blocks = edit(blocks, rng)
     engine.dispose()
@@ -145,10 +148,10 @@ async def measure(db: Path, runs: int) -> list[list[object]]:
     settings = config.parse({}, db.parent / "config.toml")
     engine = make_engine(f"sqlite:///{db}")
     repo = Repo(engine)
-    slug = SLUG if repo.page(SLUG) else repo.pages()[0].slug
-    change_ids = sorted(c.id for c in repo.changes(slug))
-    last = repo.version_count(slug)
-    day = repo.recent_versions(slug, last)[last // 2].created_at.date().isoformat()
+    slug = SLUG if repo.pages.page(SLUG) else repo.pages.pages()[0].slug
+    change_ids = sorted(c.id for c in repo.history.changes(slug))
+    last = repo.history.version_count(slug)
+    day = repo.history.recent_versions(slug, last)[last // 2].created_at.date().isoformat()
     app = create_app(settings, engine)
     rows: list[list[object]] = []
     transport = httpx.ASGITransport(app=app)

@@ -109,6 +109,8 @@ class Version(Base):
     words: Mapped[int] = mapped_column(Integer)
     rules_hash: Mapped[str] = mapped_column(String(64))
     technical: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The number of the older version whose text this one returned to (a rollback), if any.
+    reverts_to: Mapped[int | None] = mapped_column(Integer)
 
 
 class Change(Base):

@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from storage.history import change_out
 from storage.models import Alert, Change, ChangeTopic, Check, Delivery, Incident, Page, Version
-from storage.repo import Repo, change_out
-from storage.values import NOT_GOOD, ChangeOut, CheckOut, IncidentOut, PageOut
+from storage.repo import Repo
+from storage.values import ChangeOut, CheckOut, IncidentOut, PageOut
+from storage.vocab import NOT_GOOD, SIGNIFICANCE_LEVELS
 
-LEVELS = ("cosmetic", "minor", "substantive")
+LEVELS = SIGNIFICANCE_LEVELS
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
 
 
@@ -107,7 +109,7 @@ class Queries:
 
     def dashboard(self) -> list[DocumentSummary]:
         """Every page with its last check, open incident and latest change: four queries."""
-        pages = self.repo.pages()
+        pages = self.repo.pages.pages()
         with self._read() as s:
             incidents = _open_incidents(s)
             latest = _latest_changes(s)

@@ -9,15 +9,6 @@ from typing import Any
 FULL_EVERY = 16
 """A delta chain stores a full copy every FULL_EVERY rows, so a read decodes at most that many."""
 
-FETCHERS = frozenset({"http", "browser", "auto"})
-OUTCOMES = frozenset(
-    {"new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"}
-)
-NOT_GOOD = frozenset({"failed", "pending"})
-SIGNIFICANCES = frozenset({"cosmetic", "minor", "substantive"})
-ALERT_KINDS = frozenset({"change", "incident_opened", "incident_closed", "test"})
-DELIVERY_STATUSES = frozenset({"pending", "sent", "failed", "dead"})
-
 
 class NotFound(LookupError):
     """A write named a page or version that does not exist."""
@@ -53,6 +44,7 @@ class VersionIn:
     rules_hash: str
     words: int
     technical: bool = False
+    reverts_to: int | None = None  # the older version whose text this one returned to
 
 
 @dataclass(frozen=True)
@@ -116,6 +108,23 @@ class IncidentOut:
 
 
 @dataclass(frozen=True)
+class PageState:
+    """What a check decides from, read under the page's lock in the check's own transaction."""
+
+    latest: VersionMeta | None
+    recent: list[VersionMeta]  # newest first, the latest included
+    last_check: CheckOut | None
+    last_seen: CheckOut | None  # the last check that read a text (not failed)
+    last_good: CheckOut | None  # the last check that saw the document (nor pending)
+    incident: IncidentOut | None  # the page's open incident
+    failures: int  # failed checks since the last good one (pending ones neither count nor break)
+    failing_since: datetime | None
+    seen_since_latest: list[
+        str
+    ]  # text SHA-256 of the checks since the latest version, newest first
+
+
+@dataclass(frozen=True)
 class Recorded:
     check_id: int
     version: int | None
@@ -168,6 +177,7 @@ class VersionMeta:
     technical: bool
     words: int
     size: int
+    reverts_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ class VersionOut:
     technical: bool
     words: int
     snapshot_id: int | None
+    reverts_to: int | None = None
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def test_outbox_retries_then_delivers_once_with_a_stable_key(
             [third] = outbox.deliver_due(second.retry_at + timedelta(seconds=1))
             assert third.status == "sent"
             assert outbox.deliver_due(third.retry_at or second.retry_at + timedelta(days=1)) == []
-            [row] = h.repo.deliveries()
+            [row] = h.repo.outbox.deliveries()
             assert (row.status, row.attempts) == ("sent", 3)
         keys = {r.headers["x-policywatch-delivery"] for r in receiver.requests}
         assert len(receiver.requests) == 3 and len(keys) == 1
@@ -235,12 +235,12 @@ def test_incident_alerts_once_on_opening_and_once_on_closing(
             for _ in range(5):
                 assert h.check("policy").error_kind == "login_wall"
                 outbox.deliver_due(h.clock.now())
-            [incident] = h.repo.incidents("policy")
+            [incident] = h.repo.checks.incidents("policy")
             assert incident.closed_at is None and incident.failures == 5
             site.set("/policy", fresh_page())
             assert h.check("policy").outcome == "unchanged"
             outbox.deliver_due(h.clock.now())
-            assert h.repo.open_incident("policy") is None
+            assert h.repo.checks.open_incident("policy") is None
         kinds = [json.loads(r.body)["kind"] for r in receiver.requests]
         assert kinds == ["incident_opened", "incident_closed"]
         opened = json.loads(receiver.requests[0].body)["incident"]
@@ -272,7 +272,11 @@ def test_daily_digest_sends_one_message_for_the_period(tmp_path: Path, site: Pag
 
 def test_test_alert_through_mbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     box = tmp_path / "alerts.mbox"
-    cfg = write_config(tmp_path, f'[[channels]]\nname = "box"\nkind = "mbox"\npath = "{box}"\n')
+    cfg = write_config(
+        tmp_path,
+        document("a", "https://example.org/a")
+        + f'[[channels]]\nname = "box"\nkind = "mbox"\npath = "{box}"\n',
+    )
     assert main(["--config", str(cfg), "test-alert", "box"]) == 0
     assert "sent a test alert" in capsys.readouterr().out
     stored = mailbox.mbox(box)
@@ -319,7 +323,7 @@ def test_test_alert_through_mbox(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_bad_channel_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], channel: str, needle: str
 ) -> None:
-    cfg = write_config(tmp_path, channel)
+    cfg = write_config(tmp_path, document("a", "https://example.org/a") + channel)
     assert main(["--config", str(cfg), "check"]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
@@ -327,7 +331,11 @@ def test_bad_channel_config(
 
 
 def test_settings_parse_channels(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, '[[channels]]\nname = "box"\nkind = "mbox"\npath = "x.mbox"\n')
+    cfg = write_config(
+        tmp_path,
+        document("a", "https://example.org/a")
+        + '[[channels]]\nname = "box"\nkind = "mbox"\npath = "x.mbox"\n',
+    )
     [channel] = config.load(cfg).channels
     assert (channel.kind, channel.min_significance, channel.digest) == (
         "mbox",

@@ -56,14 +56,14 @@ def test_http_sees_an_empty_shell_and_records_no_version(tmp_path: Path, site: P
             "empty_shell",
             "http",
         )
-        assert h.repo.version_count("policy") == 0
+        assert h.repo.history.version_count("policy") == 0
 
 
 def test_browser_gets_the_rendered_text(tmp_path: Path, site: PageServer) -> None:
     with setup(tmp_path, site, "browser") as h:
         result = h.check("policy")
         assert (result.outcome, result.fetcher) == ("new", "browser")
-        text = h.repo.latest_version("policy").text
+        text = h.repo.history.latest_version("policy").text
         assert "# How do we use your information?" in text
         assert h.check("policy").outcome == "unchanged"
 
@@ -79,7 +79,7 @@ def test_auto_escalates_and_remembers(tmp_path: Path, site: PageServer) -> None:
         assert not any(
             r.headers.get("accept-encoding") == HTTP_ACCEPT_ENCODING for r in site.requests
         )
-        assert [c.fetcher for c in h.repo.checks("policy")] == ["browser", "browser"]
+        assert [c.fetcher for c in h.repo.checks.checks("policy")] == ["browser", "browser"]
 
 
 def test_auto_stays_on_http_when_http_works(tmp_path: Path, site: PageServer) -> None:

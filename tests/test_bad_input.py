@@ -324,7 +324,7 @@ min_significance = "cosmetic"
 
         with harness(path) as h:
             app = create_app(h.settings, h.store.engine)
-            [change] = h.repo.changes("policy")
+            [change] = h.repo.history.changes("policy")
             for page in (f"/changes/{change.id}", "/documents/policy/versions/2", "/"):
                 response = get(app, page)
                 assert response.status_code == 200, page

@@ -7,6 +7,8 @@ it for one short transaction; deliveries are claimed one at a time before they a
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import random
 import re
@@ -218,8 +220,8 @@ def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
         first = Repo(engines[0])
         now = datetime.now(UTC)
         for _ in range(40):
-            first.add_alert(AlertIn("test", {"kind": "test"}, ["a", "b"]), now)
-        due = [d.id for d in first.due_deliveries(now)]
+            first.outbox.add_alert(AlertIn("test", {"kind": "test"}, ["a", "b"]), now)
+        due = [d.id for d in first.outbox.due_deliveries(now)]
         won: list[list[int]] = [[], []]
         start = threading.Barrier(2)
 
@@ -227,7 +229,7 @@ def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
             repo = Repo(engines[index])
             start.wait()
             for delivery_id in due:
-                if repo.claim_delivery(delivery_id, now, timedelta(minutes=10)) is not None:
+                if repo.outbox.claim_delivery(delivery_id, now, timedelta(minutes=10)) is not None:
                     won[index].append(delivery_id)
 
         threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
@@ -236,7 +238,111 @@ def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         assert sorted(won[0] + won[1]) == sorted(due) and len(due) == 80
-        assert first.due_deliveries(now) == []
+        assert first.outbox.due_deliveries(now) == []
     finally:
         for engine in engines:
             engine.dispose()
+
+
+class Timeline:
+    """A page whose text the test moves on, round by round (with fresh noise per request).
+
+    From the second round on, requests are held until `racers` of them arrived (or three seconds
+    passed, under the fetch timeout), then answered together: the checks that made them then decide at the same time.
+    """
+
+    def __init__(self, racers: int) -> None:
+        self.round = 0
+        self.racers = racers
+        self.arrived = 0
+        self.requests = iter(range(10**6))
+        self.ready = threading.Condition()
+
+    def next_round(self) -> None:
+        with self.ready:
+            self.round += 1
+            self.arrived = 0
+
+    def route(self, _request: Request) -> Response:
+        with self.ready:
+            n, seed = self.round, next(self.requests)
+            self.arrived += 1
+            self.ready.notify_all()
+            if n:  # the first round is the first version, checked alone
+                self.ready.wait_for(lambda: self.arrived >= self.racers, timeout=3)
+        sections = [*sample_policy(), Section("Notes", [f"Note {n} about this policy."])]
+        body = policy_page(sections, rng=random.Random(seed))
+        return Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@pytest.mark.slow
+def test_racing_checks_of_a_changing_page_record_each_change_once(tmp_path: Path) -> None:
+    """Four `policywatch check` processes and the daemon check one page at once, round after
+    round while it changes: each change is one version, compared with the version before it,
+    with one alert, whoever recorded it. (Before the decision was read under the page's lock,
+    two racing checks recorded the same text twice, and a change 1 -> 3 beside 1 -> 2.)"""
+    timeline = Timeline(racers=4)
+    with PageServer() as site, WebhookReceiver([200]) as hook:
+        site.set("/policy", timeline.route)
+        channel = (
+            f'[[channels]]\nname = "hook"\nkind = "webhook"\nurl = "{hook.url}"\n'
+            'secret_env = "POLICYWATCH_TEST_HOOK"\nmin_significance = "cosmetic"\n'
+        )
+        # The daemon checks every 2 s: in some rounds it races the four, in others it comes
+        # after them (a warm daemon answered with cold processes wins nearly every race).
+        extra = 'every = "2s"\njitter = "0s"\n[web]\nport = 0\n'
+        config_path = write_config(
+            tmp_path, document("policy", site.url("/policy")) + channel, extra
+        )
+        assert run_cli(config_path, "check").returncode == 0
+        daemon = DaemonProcess(config_path, tmp_path / "daemon.log")
+        try:
+            assert daemon.ready.wait(60), daemon.log
+            for _ in range(6):
+                timeline.next_round()
+                racers = [
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "monitor.cli",
+                            "--config",
+                            str(config_path),
+                            "check",
+                        ],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        cwd=ROOT,
+                        env={**os.environ, "POLICYWATCH_TEST_HOOK": "concurrency-secret"},
+                    )
+                    for _ in range(4)
+                ]
+                for racer in racers:
+                    out, err = racer.communicate(timeout=120)
+                    assert racer.returncode == 0, (out, err)
+                    assert not any(w in out + err for w in LOCKED), err
+        finally:
+            code = daemon.stop()
+        assert code == 0, daemon.log
+        with sqlite3.connect(tmp_path / "pw.db") as db:
+            shas = [
+                sha for (sha,) in db.execute("SELECT text_sha256 FROM versions ORDER BY number")
+            ]
+            changes = db.execute(
+                "SELECT c.id, f.number, t.number FROM changes c "
+                "JOIN versions f ON f.id = c.from_version_id "
+                "JOIN versions t ON t.id = c.to_version_id ORDER BY t.number"
+            ).fetchall()
+            alerts = db.execute(
+                "SELECT change_id, payload FROM alerts WHERE kind = 'change' ORDER BY id"
+            ).fetchall()
+        db.close()
+    assert len(shas) == 7  # the first text and one version per round
+    assert all(a != b for a, b in itertools.pairwise(shas))
+    assert [(f, t) for _, f, t in changes] == [(n, n + 1) for n in range(1, 7)]
+    assert sorted(change_id for change_id, _ in alerts) == sorted(c for c, _, _ in changes)
+    for change_id, payload in alerts:
+        body = json.loads(payload)["change"]
+        [(_, f, t)] = [c for c in changes if c[0] == change_id]
+        assert (body["from_version"], body["to_version"]) == (f, t)

@@ -75,7 +75,7 @@ def test_every_text_change_is_kept_and_refetches_add_nothing(
             served = normalize_html(
                 route(Request("GET", "/doc", {})).body, ExtractRules(), base_url=site.url("/doc")
             )
-            stored = h.repo.version(name, seen) if seen else None
+            stored = h.repo.history.version(name, seen) if seen else None
             if stored is None or stored.text != served.text:
                 wrong_text.append(version.n)
             previous = (words, seen)

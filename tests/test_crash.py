@@ -143,7 +143,7 @@ def _pending_alerts(config: Path, count: int) -> None:
     try:
         payload = {**sample_payload(), "kind": "test"}
         for _ in range(count):
-            store.repo.add_alert(AlertIn("test", payload, ["hook"]), datetime.now(UTC))
+            store.repo.outbox.add_alert(AlertIn("test", payload, ["hook"]), datetime.now(UTC))
     finally:
         store.engine.dispose()
 
@@ -196,9 +196,8 @@ class Channel:
 
 def _outbox_with_due(tmp_path: Path, channel: Channel, count: int) -> Outbox:
     mbox = tmp_path / "x.mbox"
-    config = write_config(
-        tmp_path, f'[[channels]]\nname = "hook"\nkind = "mbox"\npath = "{mbox}"\n'
-    )
+    box = f'[[channels]]\nname = "hook"\nkind = "mbox"\npath = "{mbox}"\n'
+    config = write_config(tmp_path, document("a", "https://example.org/a") + box)
     _pending_alerts(config, count)
     settings = load(config)
     return Outbox(open_store(settings).repo, settings, {"hook": channel})
@@ -214,10 +213,10 @@ def test_a_crash_in_a_delivery_pass_strands_only_the_delivery_in_flight(tmp_path
     now = datetime.now(UTC)
     with pytest.raises(Crash):
         outbox.deliver_due(now)
-    statuses = sorted(d.status for d in outbox.repo.deliveries())
+    statuses = sorted(d.status for d in outbox.repo.outbox.deliveries())
     assert statuses == ["pending"] * 4 + ["sent"]
     # The one in flight waits for its lease; the other three are due at once on restart.
-    assert len(outbox.repo.due_deliveries(now)) == 3
+    assert len(outbox.repo.outbox.due_deliveries(now)) == 3
     restarted = outbox.deliver_due(now)
     assert [a.status for a in restarted] == ["sent"] * 3
     later = outbox.deliver_due(now + LEASE + timedelta(seconds=1))
@@ -236,4 +235,4 @@ def test_stop_ends_a_delivery_pass_after_the_delivery_in_flight(tmp_path: Path) 
     outbox = _outbox_with_due(tmp_path, channel, 4)
     now = datetime.now(UTC)
     assert [a.status for a in outbox.deliver_due(now)] == ["sent"]
-    assert len(outbox.repo.due_deliveries(now)) == 3  # left due, not leased
+    assert len(outbox.repo.outbox.due_deliveries(now)) == 3  # left due, not leased

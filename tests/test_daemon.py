@@ -60,7 +60,9 @@ def test_daemon_checks_every_document_and_stops(tmp_path: Path) -> None:
                     stop.set()
 
             async with open_checker(settings, store) as checker:
-                daemon = Daemon(settings, checker, store.repo.last_check_times, on_result=on_result)
+                daemon = Daemon(
+                    settings, checker, store.repo.checks.last_check_times, on_result=on_result
+                )
                 await asyncio.wait_for(daemon.run(stop), timeout=30)
 
         asyncio.run(main())
@@ -70,7 +72,7 @@ def test_daemon_checks_every_document_and_stops(tmp_path: Path) -> None:
             ("broken", "failed"),
             ("c", "new"),
         ]
-        assert set(store.repo.last_check_times()) == {"a", "b", "c", "broken"}
+        assert set(store.repo.checks.last_check_times()) == {"a", "b", "c", "broken"}
 
 
 def test_sigterm_stops_the_daemon_and_its_web_ui_cleanly(tmp_path: Path) -> None:

@@ -302,7 +302,7 @@ def h(tmp_path: Path, site: PageServer) -> Iterator[Harness]:
 
 
 def alert_kinds(h: Harness) -> list[str]:
-    return sorted(d.kind for d in h.repo.deliveries())
+    return sorted(d.kind for d in h.repo.outbox.deliveries())
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
@@ -321,13 +321,13 @@ def test_a_fault_makes_no_version_and_no_alert_and_the_page_recovers(
     for needle in fault.needles:
         assert needle.format(url=url) in (result.message or ""), result.message
     assert len(site.requests_to("/policy")) - before == fault.attempts
-    [check, _first] = h.repo.checks("policy")
+    [check, _first] = h.repo.checks.checks("policy")
     assert (check.outcome, check.error_kind, check.message) == (
         fault.outcome,
         fault.kind,
         result.message,
     )
-    assert h.repo.version_count("policy") == 1
+    assert h.repo.history.version_count("policy") == 1
     assert alert_kinds(h) == []
 
     site.set("/policy", fresh_page(GOOD))
@@ -338,7 +338,7 @@ def test_a_fault_makes_no_version_and_no_alert_and_the_page_recovers(
     changed = h.check("policy")
     assert (changed.outcome, changed.version) == ("changed", 2)
     assert alert_kinds(h) == ["change"]
-    [change] = h.repo.changes("policy")
+    [change] = h.repo.history.changes("policy")
     [modified] = [c for c in change.changeset if c["kind"] == "modified"]
     assert "14 days" in modified["before"] and "44 days" in modified["after"]
 
@@ -404,7 +404,7 @@ def test_a_server_that_recovers_within_the_retries_is_not_a_failure(
     site.set("/policy", in_turn(Response(502), Response(reset=True), page))
     result = h.check("policy")
     assert (result.outcome, result.version) == ("unchanged", 1)
-    assert [c.outcome for c in h.repo.checks("policy")] == ["unchanged", "new"]
+    assert [c.outcome for c in h.repo.checks.checks("policy")] == ["unchanged", "new"]
 
 
 # -- incidents ---------------------------------------------------------------------------------
@@ -416,20 +416,20 @@ def test_an_incident_opens_once_after_n_failures_and_closes_on_recovery(
     site.set("/policy", Response(503, "busy", {"Content-Type": "text/plain"}))
     h.check("policy")
     h.check("policy")
-    assert h.repo.open_incident("policy") is None and alert_kinds(h) == []
+    assert h.repo.checks.open_incident("policy") is None and alert_kinds(h) == []
     h.check("policy")  # the third failure in a row
-    incident = h.repo.open_incident("policy")
+    incident = h.repo.checks.open_incident("policy")
     assert incident is not None and (incident.kind, incident.failures) == ("http_status", 3)
     assert alert_kinds(h) == ["incident_opened"]
     for _ in range(3):
         h.check("policy")
     assert alert_kinds(h) == ["incident_opened"]  # one alert, however long it lasts
-    opened = h.repo.open_incident("policy")
+    opened = h.repo.checks.open_incident("policy")
     assert opened is not None and opened.failures == 6
 
     site.set("/policy", fresh_page(GOOD))
     assert h.check("policy").outcome == "unchanged"
-    assert h.repo.open_incident("policy") is None
+    assert h.repo.checks.open_incident("policy") is None
     assert alert_kinds(h) == ["incident_closed", "incident_opened"]
 
     site.set("/policy", fresh_page(CHANGED))
@@ -469,10 +469,20 @@ def test_an_ab_flip_is_recognised_as_a_flip_not_news(h: Harness, site: PageServe
     for route in [b, a] * 4:
         site.set("/policy", route)
         outcomes.append(h.check("policy").outcome)
-    assert outcomes == ["changed", *["flip", "unchanged"] * 3, "flip"]
-    assert h.repo.version_count("policy") == 2
+    # The first return waits for a second look; after that the page alternates: flips.
+    assert outcomes == [
+        "changed",
+        "pending",
+        "unchanged",
+        "flip",
+        "unchanged",
+        "flip",
+        "unchanged",
+        "flip",
+    ]
+    assert h.repo.history.version_count("policy") == 2
     assert alert_kinds(h) == ["change"]  # the first sight of variant B; never again
-    [flip] = [c for c in h.repo.checks("policy") if c.outcome == "flip"][:1]
+    [flip] = [c for c in h.repo.checks.checks("policy") if c.outcome == "flip"][:1]
     assert flip.message == "same text as version 1: the page alternates between variants"
 
     site.set("/policy", fresh_page(CHANGED))

@@ -47,7 +47,7 @@ def test_scripted_life_of_a_page(h: Harness, site: PageServer) -> None:
     assert (changed.outcome, changed.version) == ("changed", 2)
     assert "ai-training" in changed.topics
     assert changed.significance == "substantive"
-    change = h.repo.changes("policy")[0]
+    change = h.repo.history.changes("policy")[0]
     assert change.from_version == 1 and change.to_version == 2
     [modified] = [c for c in change.changeset if c["kind"] == "modified"]
     assert modified["section"] == ["Privacy Policy", "How do we use your information?"]
@@ -57,12 +57,12 @@ def test_scripted_life_of_a_page(h: Harness, site: PageServer) -> None:
     site.set("/policy", Response(body=LOGIN_WALL, headers=HTML))
     wall = h.check("policy")
     assert (wall.outcome, wall.error_kind) == ("failed", "login_wall")
-    assert h.repo.version_count("policy") == 2
+    assert h.repo.history.version_count("policy") == 2
 
     site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
     recovered = h.check("policy")
     assert (recovered.outcome, recovered.version) == ("unchanged", 2)
-    assert [c.outcome for c in h.repo.checks("policy")][::-1] == [
+    assert [c.outcome for c in h.repo.checks.checks("policy")][::-1] == [
         "new",
         "unchanged",
         "unchanged",
@@ -77,7 +77,7 @@ def test_noise_never_makes_a_version(h: Harness, site: PageServer) -> None:
     site.set("/policy", fresh_page())
     outcomes = [h.check("policy").outcome for _ in range(11)]
     assert outcomes == ["new"] + ["unchanged"] * 10
-    assert h.repo.version_count("policy") == 1
+    assert h.repo.history.version_count("policy") == 1
 
 
 @pytest.mark.parametrize(
@@ -102,8 +102,8 @@ def test_errors_are_check_errors_not_versions(
     result = h.check("policy")
     assert (result.outcome, result.error_kind) == ("failed", kind)
     assert result.message
-    assert h.repo.version_count("policy") == 0
-    [check] = h.repo.checks("policy")
+    assert h.repo.history.version_count("policy") == 0
+    [check] = h.repo.checks.checks("policy")
     assert (check.outcome, check.error_kind, check.message) == ("failed", kind, result.message)
 
 
@@ -114,7 +114,7 @@ def test_shrink_waits_for_confirmation(h: Harness, site: PageServer) -> None:
     site.set("/policy", fresh_page(sample_policy()[:2]))
     pending = h.check("policy")
     assert (pending.outcome, pending.error_kind) == ("pending", "shrink")
-    assert h.repo.version_count("policy") == 1
+    assert h.repo.history.version_count("policy") == 1
     confirmed = h.check("policy")
     assert (confirmed.outcome, confirmed.version) == ("changed", 2)
 
@@ -126,8 +126,30 @@ def test_ab_flip_is_not_news(h: Harness, site: PageServer) -> None:
         "/policy", in_turn(*[Response(body=v, headers=HTML) for v in [variant_a, variant_b] * 3])
     )
     outcomes = [h.check("policy").outcome for _ in range(6)]
-    assert outcomes == ["new", "changed", "flip", "unchanged", "flip", "unchanged"]
-    assert h.repo.version_count("policy") == 2
+    # The first return to A waits (a return is news only if it persists); once the page has
+    # shown both since version 2, it alternates: flips, no version, no alert.
+    assert outcomes == ["new", "changed", "pending", "unchanged", "flip", "unchanged"]
+    assert h.repo.history.version_count("policy") == 2
+
+
+def test_a_rollback_that_persists_is_a_reversion(h: Harness, site: PageServer) -> None:
+    variant_a = policy_page(rng=random.Random(1))
+    variant_b = policy_page(sample_policy(AI_SENTENCE_CHANGED), rng=random.Random(2))
+    site.set("/policy", in_turn(*[Response(body=v, headers=HTML) for v in [variant_a, variant_b]]))
+    assert [h.check("policy").outcome for _ in range(2)] == ["new", "changed"]
+    site.set("/policy", Response(body=variant_a, headers=HTML))
+    first = h.check("policy")
+    assert (first.outcome, first.version) == ("pending", None)
+    assert "went back to version 1" in (first.message or "")
+    reverted = h.check("policy")
+    assert (reverted.outcome, reverted.version) == ("reverted", 3)
+    assert h.check("policy").outcome == "unchanged"
+    versions = h.repo.history.recent_versions("policy", 10)
+    assert [(v.number, v.reverts_to) for v in versions] == [(3, 1), (2, None), (1, None)]
+    assert versions[0].text_sha256 == versions[2].text_sha256
+    change = h.repo.history.changes("policy")[0]
+    assert (change.from_version, change.to_version) == (2, 3)
+    assert "reverted" in change.flags
 
 
 def test_technical_version_when_rules_change(tmp_path: Path, site: PageServer) -> None:
@@ -139,10 +161,10 @@ def test_technical_version_when_rules_change(tmp_path: Path, site: PageServer) -
     path.write_text(path.read_text().replace('url = "http', 'remove = ["ul"]\nurl = "http'))
     with harness(path) as hh:
         result = hh.check("policy")
-        versions = hh.repo.recent_versions("policy", 10)
+        versions = hh.repo.history.recent_versions("policy", 10)
         assert [v.technical for v in versions] == [True, False]
         assert result.outcome == "unchanged" and result.version == 2
-        assert "- Things you share" not in hh.repo.latest_version("policy").text
+        assert "- Things you share" not in hh.repo.history.latest_version("policy").text
 
 
 # Interstitials in wordings no rule was written from: caught by their shape against the
@@ -181,7 +203,7 @@ def test_an_interstitial_in_any_wording_is_a_check_error_and_the_page_comes_back
     site.set("/policy", fresh_page(sample_policy() * 3))
     back = h.check("policy")
     assert (back.outcome, back.version) == ("unchanged", 1)  # the real page back: no flip
-    assert h.repo.version_count("policy") == 1
+    assert h.repo.history.version_count("policy") == 1
 
 
 WORDED_WALLS = {
@@ -203,7 +225,7 @@ def test_a_first_check_of_a_wall_is_no_version(h: Harness, site: PageServer, wal
     result = h.check("policy")
     assert result.outcome == "failed"
     assert result.error_kind in ("challenge", "error_page", "login_wall", "too_short")
-    assert h.repo.version_count("policy") == 0
+    assert h.repo.history.version_count("policy") == 0
 
 
 def test_a_real_shrink_keeps_the_document_and_is_confirmed(h: Harness, site: PageServer) -> None:
@@ -242,4 +264,4 @@ def test_a_utf8_page_labelled_utf16_reads_as_its_bytes(h: Harness, site: PageSer
         Response(body=body.encode(), headers={"Content-Type": "text/html; charset=utf-16"}),
     )
     assert h.check("policy").outcome == "new"
-    assert "Politique de confidentialité" in h.repo.latest_version("policy").text
+    assert "Politique de confidentialité" in h.repo.history.latest_version("policy").text

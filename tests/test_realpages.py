@@ -109,4 +109,4 @@ def test_the_legal_page_footer_never_makes_a_version(tmp_path: Path, site: PageS
             current["n"] = n
             outcomes.append(h.check("terms").outcome)
         assert outcomes == ["new"] + ["unchanged"] * (len(picks) - 1)
-        assert h.repo.version_count("terms") == 1
+        assert h.repo.history.version_count("terms") == 1

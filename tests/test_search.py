@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, select, text
 
 from storage import search
-from storage.db import alembic_config, make_engine, upgrade
+from storage.db import make_engine, migrate, upgrade
 from storage.models import BlockSpan, SearchLine
 from storage.repo import Repo
 from storage.values import ChangeIn, CheckIn, PageSpec, VersionIn
@@ -28,7 +27,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'pw.db'}")
     upgrade(engine)
-    Repo(engine).sync_pages(
+    Repo(engine).pages.sync_pages(
         [PageSpec(slug, slug.upper(), f"https://{slug}.test/", "http", "r") for slug in "ab"], T0
     )
     yield engine
@@ -41,7 +40,7 @@ def record(engine: Engine, slug: str, body: str, number: int) -> None:
     check = CheckIn(at, at, "new" if number == 1 else "changed", "http", 1.0)
     version = VersionIn(body, hashlib.sha256(body.encode()).hexdigest(), "r", len(body.split()))
     change = ChangeIn("minor", [], [], [], number - 1) if number > 1 else None
-    Repo(engine).record_check(slug, check, version=version, change=change)
+    Repo(engine).checks.record_check(slug, check, version=version, change=change)
 
 
 def use_like(engine: Engine) -> None:
@@ -57,8 +56,8 @@ def spans(engine: Engine, slug_id: int = 1) -> set[tuple[str, int, int | None]]:
     slug = "ab"[slug_id - 1]
     texts = {
         search.line_digest(line): line
-        for n in range(1, repo.version_count(slug) + 1)
-        for line in (repo.version(slug, n) or pytest.fail("missing")).text.split("\n")
+        for n in range(1, repo.history.version_count(slug) + 1)
+        for line in (repo.history.version(slug, n) or pytest.fail("missing")).text.split("\n")
     }
     with engine.connect() as conn:
         rows = conn.execute(
@@ -92,7 +91,7 @@ def test_search_gives_runs_with_their_changes(engine: Engine, mode: str) -> None
         record(engine, "a", body, number)
     if mode == "like":
         use_like(engine)
-    changes = {c.to_version: c.id for c in Repo(engine).changes("a")}
+    changes = {c.to_version: c.id for c in Repo(engine).history.changes("a")}
     [hit] = search.search(engine, "keystroke logging")
     assert (hit.slug, hit.name, hit.present) == ("a", "A", True)
     assert [(r.since, r.since_change, r.until, r.until_change) for r in hit.runs] == [
@@ -191,8 +190,7 @@ def test_migration_backfills_existing_versions(engine: Engine) -> None:
     for number, body in enumerate((V1, V2, V3), 1):
         record(engine, "a", body, number)
     before = spans(engine)
-    with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0001")
+    migrate(engine, "0001", down=True)
     assert "block_spans" not in inspect(engine).get_table_names()
     upgrade(engine)
     assert spans(engine) == before

@@ -89,7 +89,7 @@ def engine(tmp_path: Path, migrated: Path) -> Iterator[Engine]:
 @pytest.fixture
 def repo(engine: Engine) -> Repo:
     repo = Repo(engine)
-    repo.sync_pages(PAGES, T0)
+    repo.pages.sync_pages(PAGES, T0)
     return repo
 
 
@@ -100,10 +100,10 @@ def count(engine: Engine, model: type[models.Base]) -> int:
 
 def record_new(repo: Repo, at: datetime, text: str, *, slug: str = "privacy") -> int | None:
     """Record a check that found `text` as a new version (with its snapshot); the version number."""
-    latest = next(iter(repo.recent_versions(slug, 1)), None)
+    latest = next(iter(repo.history.recent_versions(slug, 1)), None)
     change = ChangeIn("minor", [], [], [{"kind": "modified"}], latest.number) if latest else None
     outcome = "changed" if latest else "new"
-    return repo.record_check(
+    return repo.checks.record_check(
         slug,
         check_in(at, outcome),
         snapshot=snapshot_in(at, text),
@@ -137,36 +137,38 @@ def test_sqlite_pragmas_and_directory(tmp_path: Path) -> None:
 
 def test_sync_pages_upserts_and_deactivates(repo: Repo) -> None:
     renamed = PageSpec("privacy", "Privacy Policy (EU)", "http://127.0.0.1/p2", "auto", "rules-2")
-    repo.sync_pages([renamed], T0 + timedelta(days=1))
-    pages = {p.slug: p for p in repo.pages()}
+    repo.pages.sync_pages([renamed], T0 + timedelta(days=1))
+    pages = {p.slug: p for p in repo.pages.pages()}
     assert pages["privacy"].name == "Privacy Policy (EU)"
     assert (pages["privacy"].url, pages["privacy"].fetcher) == ("http://127.0.0.1/p2", "auto")
     assert pages["privacy"].rules_hash == "rules-2"
     assert pages["privacy"].active
     assert not pages["ai-help"].active
-    repo.sync_pages(PAGES, T0 + timedelta(days=2))
-    assert all(p.active for p in repo.pages())
+    repo.pages.sync_pages(PAGES, T0 + timedelta(days=2))
+    assert all(p.active for p in repo.pages.pages())
 
 
 def test_sync_pages_rejects_unknown_fetcher_and_duplicates(repo: Repo) -> None:
     with pytest.raises(ValueError, match="fetcher 'curl'"):
-        repo.sync_pages([PageSpec("x", "X", "http://127.0.0.1/x", "curl", "r")], T0)
+        repo.pages.sync_pages([PageSpec("x", "X", "http://127.0.0.1/x", "curl", "r")], T0)
     with pytest.raises(ValueError, match="duplicate"):
-        repo.sync_pages([PAGES[0], PAGES[0]], T0)
+        repo.pages.sync_pages([PAGES[0], PAGES[0]], T0)
 
 
 def test_pages_report_version_count_and_last_check(repo: Repo) -> None:
     record_new(repo, T0, policy_text(1))
-    repo.record_check("privacy", check_in(T0 + timedelta(hours=1), "unchanged", seen_version=1))
-    page = repo.page("privacy")
+    repo.checks.record_check(
+        "privacy", check_in(T0 + timedelta(hours=1), "unchanged", seen_version=1)
+    )
+    page = repo.pages.page("privacy")
     assert page is not None
     assert page.versions == 1
     assert page.last_check is not None
     assert (page.last_check.outcome, page.last_check.version) == ("unchanged", 1)
-    other = repo.page("ai-help")
+    other = repo.pages.page("ai-help")
     assert other is not None
     assert (other.versions, other.last_check) == (0, None)
-    assert repo.page("nope") is None
+    assert repo.pages.page("nope") is None
 
 
 # ---- record_check -------------------------------------------------------------------------------
@@ -174,18 +176,18 @@ def test_pages_report_version_count_and_last_check(repo: Repo) -> None:
 
 def test_first_version_with_snapshot(repo: Repo) -> None:
     text = policy_text(1)
-    recorded = repo.record_check(
+    recorded = repo.checks.record_check(
         "privacy",
         check_in(T0, "new", http_status=200, etag='"abc"'),
         snapshot=snapshot_in(T0, text),
         version=version_in(text),
     )
     assert (recorded.version, recorded.change_id, recorded.alert_ids) == (1, None, [])
-    version = repo.latest_version("privacy")
+    version = repo.history.latest_version("privacy")
     assert version is not None
     assert (version.number, version.text, version.created_at) == (1, text, T0)
     assert version.snapshot_id is not None
-    snapshot = repo.snapshot(version.snapshot_id)
+    snapshot = repo.history.snapshot(version.snapshot_id)
     assert snapshot is not None
     assert snapshot.body == body(text)
     assert snapshot.body_sha256 == hashlib.sha256(body(text)).hexdigest()
@@ -194,7 +196,7 @@ def test_first_version_with_snapshot(repo: Repo) -> None:
         "http://127.0.0.1/privacy?locale=en",
         len(body(text)),
     )
-    check = repo.last_check("privacy")
+    check = repo.checks.last_check("privacy")
     assert check is not None
     assert (check.id, check.version, check.snapshot_id) == (
         recorded.check_id,
@@ -211,10 +213,10 @@ def test_first_version_with_snapshot(repo: Repo) -> None:
 def test_unchanged_check_sees_version_one(repo: Repo) -> None:
     record_new(repo, T0, policy_text(1))
     later = T0 + timedelta(hours=6)
-    recorded = repo.record_check("privacy", check_in(later, "unchanged", seen_version=1))
+    recorded = repo.checks.record_check("privacy", check_in(later, "unchanged", seen_version=1))
     assert recorded.version is None
-    assert repo.version_count("privacy") == 1
-    check = repo.last_check("privacy")
+    assert repo.history.version_count("privacy") == 1
+    check = repo.checks.last_check("privacy")
     assert check is not None
     assert (check.outcome, check.version, check.started_at) == ("unchanged", 1, later)
 
@@ -222,9 +224,9 @@ def test_unchanged_check_sees_version_one(repo: Repo) -> None:
 def test_failed_check_writes_only_a_check_row(repo: Repo, engine: Engine) -> None:
     record_new(repo, T0, policy_text(1))
     failed = check_in(T0 + timedelta(hours=1), "failed", error_kind="login_wall", message="a wall")
-    recorded = repo.record_check("privacy", failed)
+    recorded = repo.checks.record_check("privacy", failed)
     assert (recorded.version, recorded.change_id) == (None, None)
-    last = repo.last_check("privacy")
+    last = repo.checks.last_check("privacy")
     assert last is not None
     assert (last.outcome, last.error_kind, last.message, last.version) == (
         "failed",
@@ -232,7 +234,7 @@ def test_failed_check_writes_only_a_check_row(repo: Repo, engine: Engine) -> Non
         "a wall",
         None,
     )
-    good = repo.last_good_check("privacy")
+    good = repo.checks.last_good_check("privacy")
     assert good is not None
     assert (good.outcome, good.started_at) == ("new", T0)
     assert count(engine, models.Check) == 2
@@ -242,7 +244,7 @@ def test_failed_check_writes_only_a_check_row(repo: Repo, engine: Engine) -> Non
 def test_change_with_topics(repo: Repo, engine: Engine) -> None:
     record_new(repo, T0, policy_text(1))
     changeset = [{"kind": "modified", "path": ["Part 1"], "old": "keeps", "new": "may use"}]
-    recorded = repo.record_check(
+    recorded = repo.checks.record_check(
         "privacy",
         check_in(T0 + timedelta(days=1), "changed"),
         version=version_in(policy_text(2)),
@@ -250,7 +252,7 @@ def test_change_with_topics(repo: Repo, engine: Engine) -> None:
     )
     assert recorded.version == 2
     assert recorded.change_id is not None
-    change = repo.change(recorded.change_id)
+    change = repo.history.change(recorded.change_id)
     assert change is not None
     assert (change.from_version, change.to_version, change.significance) == (1, 2, "substantive")
     assert (change.topics, change.flags, change.changeset) == (
@@ -263,8 +265,8 @@ def test_change_with_topics(repo: Repo, engine: Engine) -> None:
         "privacy",
         T0 + timedelta(days=1),
     )
-    assert repo.changes("privacy") == [change]
-    assert repo.changes("ai-help") == []
+    assert repo.history.changes("privacy") == [change]
+    assert repo.history.changes("ai-help") == []
     with Session(engine) as s:
         rows = s.execute(select(models.ChangeTopic.change_id, models.ChangeTopic.topic)).all()
     assert sorted(rows) == [(change.id, "ai-training"), (change.id, "research")]
@@ -273,15 +275,15 @@ def test_change_with_topics(repo: Repo, engine: Engine) -> None:
 def test_changes_newest_first_with_limit(repo: Repo) -> None:
     for day in range(4):
         record_new(repo, T0 + timedelta(days=day), policy_text(day))
-    assert [c.to_version for c in repo.changes("privacy")] == [4, 3, 2]
-    assert [c.to_version for c in repo.changes("privacy", limit=2)] == [4, 3]
-    assert repo.change(10_000) is None
+    assert [c.to_version for c in repo.history.changes("privacy")] == [4, 3, 2]
+    assert [c.to_version for c in repo.history.changes("privacy", limit=2)] == [4, 3]
+    assert repo.history.change(10_000) is None
 
 
 def test_alerts_with_deliveries(repo: Repo, engine: Engine) -> None:
     record_new(repo, T0, policy_text(1))
     at = T0 + timedelta(days=1)
-    recorded = repo.record_check(
+    recorded = repo.checks.record_check(
         "privacy",
         check_in(at, "changed"),
         version=version_in(policy_text(2)),
@@ -332,7 +334,7 @@ def test_a_failing_alert_writes_nothing_of_the_check(
     before = [count(engine, table) for table in tables]
     text = policy_text(2)
     with pytest.raises((IntegrityError, TypeError)):
-        repo.record_check(
+        repo.checks.record_check(
             "privacy",
             check_in(T0 + timedelta(days=1), "changed"),
             snapshot=snapshot_in(T0 + timedelta(days=1), text),
@@ -366,27 +368,27 @@ def test_record_check_rejects_inconsistent_input(
     repo: Repo, engine: Engine, kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        repo.record_check("privacy", check_in(T0, "new"), **kwargs)
+        repo.checks.record_check("privacy", check_in(T0, "new"), **kwargs)
     assert count(engine, models.Check) == 0
     assert count(engine, models.Version) == 0
 
 
 def test_record_check_rejects_unknown_page_outcome_and_naive_times(repo: Repo) -> None:
     with pytest.raises(NotFound, match="'nope'"):
-        repo.record_check("nope", check_in(T0, "failed"))
+        repo.checks.record_check("nope", check_in(T0, "failed"))
     with pytest.raises(NotFound, match="no version 3"):
-        repo.record_check("privacy", check_in(T0, "unchanged", seen_version=3))
+        repo.checks.record_check("privacy", check_in(T0, "unchanged", seen_version=3))
     with pytest.raises(ValueError, match="check outcome 'weird'"):
-        repo.record_check("privacy", check_in(T0, "weird"))
+        repo.checks.record_check("privacy", check_in(T0, "weird"))
     with pytest.raises(ValueError, match="naive"):
-        repo.record_check("privacy", check_in(datetime(2025, 1, 1), "failed"))
-    assert repo.checks() == []
+        repo.checks.record_check("privacy", check_in(datetime(2025, 1, 1), "failed"))
+    assert repo.checks.checks() == []
 
 
 def test_times_come_back_as_aware_utc(repo: Repo) -> None:
     paris = datetime(2025, 6, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
-    repo.record_check("privacy", check_in(paris, "failed"))
-    check = repo.last_check("privacy")
+    repo.checks.record_check("privacy", check_in(paris, "failed"))
+    check = repo.checks.last_check("privacy")
     assert check is not None
     assert check.started_at == paris
     assert check.started_at.tzinfo == UTC
@@ -401,17 +403,17 @@ def test_version_numbers_have_no_gaps(repo: Repo) -> None:
     for i in range(6):
         at = T0 + timedelta(hours=i)
         if i % 2:
-            repo.record_check("privacy", check_in(at, "failed", error_kind="fetch"))
+            repo.checks.record_check("privacy", check_in(at, "failed", error_kind="fetch"))
         numbers.append(record_new(repo, at + timedelta(minutes=1), policy_text(i)))
     assert numbers == [1, 2, 3, 4, 5, 6]
-    assert [v.number for v in repo.recent_versions("privacy", 100)] == [6, 5, 4, 3, 2, 1]
-    assert repo.version_count("privacy") == 6
-    assert repo.version_count("ai-help") == 0
+    assert [v.number for v in repo.history.recent_versions("privacy", 100)] == [6, 5, 4, 3, 2, 1]
+    assert repo.history.version_count("privacy") == 6
+    assert repo.history.version_count("ai-help") == 0
 
 
 def test_two_writers_never_collide(engine: Engine, tmp_path: Path) -> None:
     """Two engines record versions of one page at once; BEGIN IMMEDIATE serialises them."""
-    Repo(engine).sync_pages(PAGES, T0)
+    Repo(engine).pages.sync_pages(PAGES, T0)
     other = make_engine(f"sqlite:///{tmp_path / 'data' / 'policywatch.db'}")
     start = threading.Barrier(2)
     errors: list[Exception] = []
@@ -421,7 +423,9 @@ def test_two_writers_never_collide(engine: Engine, tmp_path: Path) -> None:
         try:
             for i in range(8):
                 text = policy_text(100 * offset + i)
-                repo.record_check("privacy", check_in(T0, "changed"), version=version_in(text))
+                repo.checks.record_check(
+                    "privacy", check_in(T0, "changed"), version=version_in(text)
+                )
         except Exception as exc:  # collected so the main thread can report it
             errors.append(exc)
 
@@ -434,7 +438,7 @@ def test_two_writers_never_collide(engine: Engine, tmp_path: Path) -> None:
         thread.join()
     other.dispose()
     assert errors == []
-    assert sorted(v.number for v in Repo(engine).recent_versions("privacy", 100)) == list(
+    assert sorted(v.number for v in Repo(engine).history.recent_versions("privacy", 100)) == list(
         range(1, 17)
     )
 
@@ -443,22 +447,22 @@ def test_snapshot_dedup_reuses_the_row(repo: Repo, engine: Engine) -> None:
     first, second = policy_text(1), policy_text(2)
     record_new(repo, T0, first)
     record_new(repo, T0 + timedelta(hours=1), second)
-    flip = repo.record_check(
+    flip = repo.checks.record_check(
         "privacy",
         check_in(T0 + timedelta(hours=2), "flip", seen_version=1),
         snapshot=snapshot_in(T0 + timedelta(hours=2), first),
     )
     assert count(engine, models.Snapshot) == 2
-    v1 = repo.version("privacy", 1)
-    last = repo.last_check("privacy")
+    v1 = repo.history.version("privacy", 1)
+    last = repo.checks.last_check("privacy")
     assert v1 is not None
     assert last is not None
     assert (last.id, last.snapshot_id, last.version) == (flip.check_id, v1.snapshot_id, 1)
-    latest = repo.latest_snapshot("privacy")
+    latest = repo.history.latest_snapshot("privacy")
     assert latest is not None
     assert (latest.id, latest.body, latest.fetched_at) == (v1.snapshot_id, body(first), T0)
-    assert repo.latest_snapshot("ai-help") is None
-    assert repo.snapshot(10_000) is None
+    assert repo.history.latest_snapshot("ai-help") is None
+    assert repo.history.snapshot(10_000) is None
 
 
 def test_delta_chains_read_back_exactly_across_full_copies(repo: Repo, engine: Engine) -> None:
@@ -466,7 +470,7 @@ def test_delta_chains_read_back_exactly_across_full_copies(repo: Repo, engine: E
     for n, text in enumerate(texts):
         record_new(repo, T0 + timedelta(hours=n), text)
     for number, text in enumerate(texts, start=1):
-        version = repo.version("privacy", number)
+        version = repo.history.version("privacy", number)
         assert version is not None
         assert version.text == text
     with Session(engine) as s:
@@ -484,7 +488,7 @@ def test_delta_chains_read_back_exactly_across_full_copies(repo: Repo, engine: E
     assert [depth for _, depth in snapshots] == [n % FULL_EVERY for n in range(40)]
     for snapshot_id, text in zip(checks, texts, strict=True):
         assert snapshot_id is not None
-        snapshot = repo.snapshot(snapshot_id)
+        snapshot = repo.history.snapshot(snapshot_id)
         assert snapshot is not None
         assert snapshot.body == body(text)
 
@@ -492,7 +496,7 @@ def test_delta_chains_read_back_exactly_across_full_copies(repo: Repo, engine: E
 def test_recent_versions_are_metadata_newest_first(repo: Repo) -> None:
     for n in range(3):
         record_new(repo, T0 + timedelta(days=n), policy_text(n))
-    recent = repo.recent_versions("privacy", 2)
+    recent = repo.history.recent_versions("privacy", 2)
     assert [(v.number, v.created_at) for v in recent] == [
         (3, T0 + timedelta(days=2)),
         (2, T0 + timedelta(days=1)),
@@ -500,25 +504,25 @@ def test_recent_versions_are_metadata_newest_first(repo: Repo) -> None:
     assert recent[0].size == len(policy_text(2))
     assert recent[0].words == len(policy_text(2).split())
     assert recent[0].text_sha256 == hashlib.sha256(policy_text(2).encode()).hexdigest()
-    assert repo.version("privacy", 4) is None
-    assert repo.latest_version("ai-help") is None
+    assert repo.history.version("privacy", 4) is None
+    assert repo.history.latest_version("ai-help") is None
 
 
 def test_version_at(repo: Repo) -> None:
     hour = timedelta(hours=1)
     record_new(repo, T0, policy_text(1))  # v1 at T0
-    repo.record_check("privacy", check_in(T0 + hour, "unchanged", seen_version=1))
+    repo.checks.record_check("privacy", check_in(T0 + hour, "unchanged", seen_version=1))
     record_new(repo, T0 + 3 * hour, policy_text(2))  # v2 at T0+3h
-    repo.record_check("privacy", check_in(T0 + 5 * hour, "flip", seen_version=1))
-    repo.record_check("privacy", check_in(T0 + 6 * hour, "failed", error_kind="fetch"))
+    repo.checks.record_check("privacy", check_in(T0 + 5 * hour, "flip", seen_version=1))
+    repo.checks.record_check("privacy", check_in(T0 + 6 * hour, "failed", error_kind="fetch"))
 
     def number_at(when: datetime) -> int | None:
-        found = repo.version_at("privacy", when)
+        found = repo.history.version_at("privacy", when)
         return found.number if found else None
 
     assert number_at(T0 - hour) is None
     assert [number_at(T0 + k * hour) for k in (0, 2, 3, 4, 5, 7)] == [1, 1, 2, 2, 1, 1]
-    assert repo.version_at("ai-help", T0 + hour) is None
+    assert repo.history.version_at("ai-help", T0 + hour) is None
 
 
 def test_version_at_without_checks_uses_creation_times(repo: Repo, engine: Engine) -> None:
@@ -526,29 +530,29 @@ def test_version_at_without_checks_uses_creation_times(repo: Repo, engine: Engin
     record_new(repo, T0 + timedelta(days=1), policy_text(2))
     with Session(engine) as s, s.begin():
         s.execute(delete(models.Check))
-    found = repo.version_at("privacy", T0 + timedelta(hours=12))
+    found = repo.history.version_at("privacy", T0 + timedelta(hours=12))
     assert found is not None
     assert (found.number, found.text) == (1, policy_text(1))
 
 
 def test_checks_listing_and_last_check_times(repo: Repo) -> None:
-    repo.record_check("privacy", check_in(T0, "failed"))
-    repo.record_check("ai-help", check_in(T0 + timedelta(minutes=5), "failed"))
-    repo.record_check("privacy", check_in(T0 + timedelta(minutes=10), "failed"))
-    assert [(c.slug, c.started_at - T0) for c in repo.checks()] == [
+    repo.checks.record_check("privacy", check_in(T0, "failed"))
+    repo.checks.record_check("ai-help", check_in(T0 + timedelta(minutes=5), "failed"))
+    repo.checks.record_check("privacy", check_in(T0 + timedelta(minutes=10), "failed"))
+    assert [(c.slug, c.started_at - T0) for c in repo.checks.checks()] == [
         ("privacy", timedelta(minutes=10)),
         ("ai-help", timedelta(minutes=5)),
         ("privacy", timedelta(0)),
     ]
-    assert len(repo.checks(limit=1)) == 1
-    assert [c.slug for c in repo.checks("ai-help")] == ["ai-help"]
-    assert repo.last_check_times() == {
+    assert len(repo.checks.checks(limit=1)) == 1
+    assert [c.slug for c in repo.checks.checks("ai-help")] == ["ai-help"]
+    assert repo.checks.last_check_times() == {
         "privacy": T0 + timedelta(minutes=10),
         "ai-help": T0 + timedelta(minutes=5),
     }
-    repo.sync_pages(PAGES[:1], T0)
-    assert repo.last_check_times() == {"privacy": T0 + timedelta(minutes=10)}
-    assert repo.last_good_check("privacy") is None
+    repo.pages.sync_pages(PAGES[:1], T0)
+    assert repo.checks.last_check_times() == {"privacy": T0 + timedelta(minutes=10)}
+    assert repo.checks.last_good_check("privacy") is None
 
 
 # ---- deliveries -----------------------------------------------------------------------------
@@ -557,7 +561,7 @@ def test_checks_listing_and_last_check_times(repo: Repo) -> None:
 def test_deliveries_come_due_are_retried_and_die(repo: Repo) -> None:
     record_new(repo, T0, policy_text(1))
     alert = AlertIn("change", {"title": "changed"}, ["mail", "hook"])
-    recorded = repo.record_check(
+    recorded = repo.checks.record_check(
         "privacy",
         check_in(T0 + timedelta(hours=1), "changed"),
         version=version_in(policy_text(2)),
@@ -565,8 +569,8 @@ def test_deliveries_come_due_are_retried_and_die(repo: Repo) -> None:
         alerts=[alert],
     )
     due_at = T0 + timedelta(hours=1, seconds=2)
-    assert repo.due_deliveries(due_at - timedelta(seconds=1)) == []
-    mail, hook = sorted(repo.due_deliveries(due_at), key=lambda d: d.channel, reverse=True)
+    assert repo.outbox.due_deliveries(due_at - timedelta(seconds=1)) == []
+    mail, hook = sorted(repo.outbox.due_deliveries(due_at), key=lambda d: d.channel, reverse=True)
     assert (mail.channel, mail.kind, mail.slug, mail.alert_id) == (
         "mail",
         "change",
@@ -574,36 +578,36 @@ def test_deliveries_come_due_are_retried_and_die(repo: Repo) -> None:
         recorded.alert_ids[0],
     )
     assert mail.payload["ids"]["version"] == 2
-    repo.delivery_sent(mail.id, due_at)
+    repo.outbox.delivery_sent(mail.id, due_at)
     retry = due_at + timedelta(minutes=5)
-    repo.delivery_failed(hook.id, "connection refused", retry)
-    assert repo.due_deliveries(due_at + timedelta(minutes=4)) == []
-    [again] = repo.due_deliveries(retry)
+    repo.outbox.delivery_failed(hook.id, "connection refused", retry)
+    assert repo.outbox.due_deliveries(due_at + timedelta(minutes=4)) == []
+    [again] = repo.outbox.due_deliveries(retry)
     assert (again.id, again.status, again.attempts, again.last_error) == (
         hook.id,
         "failed",
         1,
         "connection refused",
     )
-    repo.delivery_failed(hook.id, "still refused", None)
-    assert repo.due_deliveries(retry + timedelta(days=365)) == []
+    repo.outbox.delivery_failed(hook.id, "still refused", None)
+    assert repo.outbox.due_deliveries(retry + timedelta(days=365)) == []
     with pytest.raises(NotFound, match="no delivery 999"):
-        repo.delivery_sent(999, due_at)
+        repo.outbox.delivery_sent(999, due_at)
 
 
 def test_alerts_outside_a_check(repo: Repo) -> None:
-    alert_id = repo.add_alert(AlertIn("test", {"title": "hello"}, ["mail"]), T0)
-    [due] = repo.due_deliveries(T0)
+    alert_id = repo.outbox.add_alert(AlertIn("test", {"title": "hello"}, ["mail"]), T0)
+    [due] = repo.outbox.due_deliveries(T0)
     assert (due.alert_id, due.kind, due.slug, due.payload) == (
         alert_id,
         "test",
         None,
         {"title": "hello"},
     )
-    repo.add_alert(AlertIn("incident_opened", {}, ["mail"]), T0, slug="ai-help")
-    assert [d.slug for d in repo.due_deliveries(T0)] == [None, "ai-help"]
+    repo.outbox.add_alert(AlertIn("incident_opened", {}, ["mail"]), T0, slug="ai-help")
+    assert [d.slug for d in repo.outbox.due_deliveries(T0)] == [None, "ai-help"]
     with pytest.raises(NotFound, match="'gone'"):
-        repo.add_alert(AlertIn("test", {}, ["mail"]), T0, slug="gone")
+        repo.outbox.add_alert(AlertIn("test", {}, ["mail"]), T0, slug="gone")
 
 
 def test_change_sets_survive_the_compression_migration_both_ways(
@@ -613,7 +617,7 @@ def test_change_sets_survive_the_compression_migration_both_ways(
 
     record_new(repo, T0, policy_text(1))
     changeset = [{"kind": "added", "section": ["Part 1"], "after": "We may train models. ✓"}]
-    recorded = repo.record_check(
+    recorded = repo.checks.record_check(
         "privacy",
         check_in(T0 + timedelta(days=1), "changed"),
         version=version_in(policy_text(2)),
@@ -628,5 +632,5 @@ def test_change_sets_survive_the_compression_migration_both_ways(
         blob = connection.exec_driver_sql("SELECT changeset FROM changes").scalar_one()
     assert json.loads(blobs.decode(blob)) == changeset  # a compressed blob after it
     assert recorded.change_id is not None
-    change = repo.change(recorded.change_id)
+    change = repo.history.change(recorded.change_id)
     assert change is not None and change.changeset == changeset

@@ -8,19 +8,19 @@ from typing import Any, cast
 
 import pytest
 
+from monitor.analysis.assessment import classify
 from monitor.analysis.differ import ChangeSet, diff_documents
-from monitor.analysis.significance import SIGNIFICANCE_ORDER
 from monitor.analysis.topics import (
     DEFAULT_TOPICS,
     Evidence,
     TopicRule,
-    classify,
     compile_rules,
     split_sentences,
     term_regex,
 )
 from monitor.errors import ConfigError
 from monitor.extract.document import Document
+from storage.vocab import SIGNIFICANCE_ORDER
 
 BEFORE = ("# Privacy Policy", "This page explains what we do with what we hold.", "## What we do")
 AFTER = ("## Contact", "Write to our office by post.")
@@ -392,14 +392,20 @@ def test_the_assessment_sums_up_its_changes() -> None:
 def test_no_changes_means_no_significance() -> None:
     result = classify(ChangeSet(()), DEFAULT_TOPICS)
     assert (result.changes, result.significance, result.topics, result.flags) == ((), None, (), ())
-    assert result.to_json() == {"significance": None, "topics": [], "flags": [], "changes": []}
+    assert result.to_json() == {
+        "schema": "policywatch.changeset/1",
+        "significance": None,
+        "topics": [],
+        "flags": [],
+        "changes": [],
+    }
 
 
 def test_json_has_the_shape_tools_read() -> None:
     old = Document.from_text("# P\nWe do not use posts to train models.")
     new = Document.from_text("# P\nWe use posts to train AI models.")
     data = classify(diff_documents(old, new), DEFAULT_TOPICS).to_json()
-    assert list(data) == ["significance", "topics", "flags", "changes"]
+    assert list(data) == ["schema", "significance", "topics", "flags", "changes"]
     changes = cast(list[dict[str, Any]], data["changes"])
     assert len(changes) == 1
     change = changes[0]

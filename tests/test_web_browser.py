@@ -126,7 +126,7 @@ def test_from_dashboard_to_a_change_with_marked_words(page: Any, base_url: str) 
 
 
 def test_payloads_from_a_page_stay_text(page: Any, base_url: str, recorded: History) -> None:
-    change = recorded.repo.changes("partners")[0]
+    change = recorded.repo.history.changes("partners")[0]
     for path, shown in (
         (f"/changes/{change.id}", XSS_SCRIPT),
         (f"/changes/{change.id}?mode=side", XSS_SCRIPT),

@@ -66,7 +66,7 @@ def assert_valid_atom(feed: ET.Element) -> list[ET.Element]:
 def test_feed_of_all_changes(app: Any, h: History) -> None:
     entries = assert_valid_atom(atom(app, "/feeds/all.atom"))
     ids = [e.findtext("a:id", namespaces=NS) for e in entries]
-    expected = [c.id for slug in ("policy", "partners") for c in h.repo.changes(slug)]
+    expected = [c.id for slug in ("policy", "partners") for c in h.repo.history.changes(slug)]
     assert sorted(i.rsplit("/", 1)[1] for i in ids if i) == sorted(str(i) for i in expected)
     assert all(i and i.startswith("http://127.0.0.1:8080/changes/") for i in ids)
 
@@ -199,10 +199,13 @@ def test_login_form_sets_a_cookie(locked: Any) -> None:
     assert elsewhere.headers["location"] == "/"
 
 
+DOC = '[[documents]]\nslug = "a"\nname = "A"\nurl = "https://example.org/a"\n'
+
+
 def test_token_env_must_be_set(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
-        f'[storage]\nurl = "sqlite:///{tmp_path / "pw.db"}"\n[web]\ntoken_env = "PW_T"\n'
+        f'[storage]\nurl = "sqlite:///{tmp_path / "pw.db"}"\n[web]\ntoken_env = "PW_T"\n{DOC}'
     )
     settings = config.load(path)
     with pytest.raises(ConfigError, match="PW_T"):
@@ -215,7 +218,7 @@ def test_token_env_must_be_set(tmp_path: Path) -> None:
 
 def _write(tmp_path: Path, web: str) -> Path:
     path = tmp_path / "open.toml"
-    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "pw.db"}"\n{web}')
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "pw.db"}"\n{web}\n{DOC}')
     return path
 
 

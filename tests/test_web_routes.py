@@ -26,7 +26,7 @@ def app(h: History) -> Any:
 
 
 def change_id(h: History, slug: str, to_version: int) -> int:
-    return next(c.id for c in h.repo.changes(slug) if c.to_version == to_version)
+    return next(c.id for c in h.repo.history.changes(slug) if c.to_version == to_version)
 
 
 def text_of(html: str) -> str:

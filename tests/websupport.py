@@ -140,7 +140,7 @@ def _live(h: Harness, site: PageServer, root: Path, extra: str) -> None:
     # The user narrows the region: the stored page is re-read, a technical version (v5).
     h.settings = config.load(_config(root, site, extra, remove=["ul"]))
     assert h.check("partners").outcome == "unchanged"
-    assert h.repo.version_count("policy") == 5, "the technical version was not recorded"
+    assert h.repo.history.version_count("policy") == 5, "the technical version was not recorded"
     h.clock.advance(DAY)
     site.set("/policy", Response(body=LOGIN_WALL, headers=HTML))
     assert h.check("policy").outcome == "failed"

@@ -149,19 +149,21 @@ class Outbox:
         """
         attempts: list[Attempt] = []
         digests: dict[str, list[DeliveryOut]] = defaultdict(list)
-        for due in self.repo.due_deliveries(now):
+        for due in self.repo.outbox.due_deliveries(now):
             if self._stop.is_set():
                 return attempts
             conf = self.conf.get(due.channel)
             if conf is not None and conf.digest != "immediate":
                 digests[due.channel].append(due)
-            elif delivery := self.repo.claim_delivery(due.id, now, self._lease):
+            elif delivery := self.repo.outbox.claim_delivery(due.id, now, self._lease):
                 attempts.append(self._send(delivery.channel, [delivery], delivery.payload, now))
         for name, due_group in digests.items():
             if self._stop.is_set():
                 break
             group = [
-                d for g in due_group if (d := self.repo.claim_delivery(g.id, now, self._lease))
+                d
+                for g in due_group
+                if (d := self.repo.outbox.claim_delivery(g.id, now, self._lease))
             ]
             if group:
                 attempts.append(self._send(name, group, self._digest(name, group, now), now))
@@ -186,7 +188,7 @@ class Outbox:
         except DeliveryError as exc:
             return self._failed(name, group, exc, now)
         for delivery in group:
-            self.repo.delivery_sent(delivery.id, now)
+            self.repo.outbox.delivery_sent(delivery.id, now)
         log.info("delivered alert %s to %s", ", ".join(str(d.alert_id) for d in group), name)
         return Attempt(first.id, name, "sent")
 
@@ -199,7 +201,7 @@ class Outbox:
             wait = max(self.backoff(attempts), exc.retry_after or 0.0)
             retry_at = now + timedelta(seconds=wait)
         for delivery in group:
-            self.repo.delivery_failed(delivery.id, exc.message, retry_at)
+            self.repo.outbox.delivery_failed(delivery.id, exc.message, retry_at)
         status = "failed" if retry_at else "dead"
         when = f"; next try at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at else "; gave up"
         log.warning("delivery to %s failed (attempt %d): %s%s", name, attempts, exc.message, when)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.analysis.significance import SIGNIFICANCE_ORDER
 from monitor.config import AnyChannel, DocumentSettings, Settings
 from storage.values import AlertIn, ChangeIn, IncidentIn, VersionMeta
+from storage.vocab import SIGNIFICANCE_ORDER
 
 SCHEMA = "policywatch.alert/1"
 # An alert carries at most this many changes; the rest are one click away on the change page.

@@ -20,9 +20,8 @@ from typing import Literal
 
 from monitor.analysis.differ import Change, ChangeSet, diff_words
 from monitor.extract.document import parse_line
+from storage.vocab import SIGNIFICANCE_LEVELS, Significance
 
-Significance = Literal["cosmetic", "minor", "substantive"]
-SIGNIFICANCE_ORDER: dict[str, int] = {"cosmetic": 0, "minor": 1, "substantive": 2}
 Flag = Literal["negation_flip", "modal_change", "date_change", "notice", "moved"]
 Rename = tuple[str, str]
 
@@ -88,7 +87,7 @@ _NOTICE = re.compile(
 _NOTICE_WORDS = 40
 _LABEL_WORDS = 3  # "Effective", "Last updated:", "Date de révision": a label beside a date
 _NEAR = 3  # characters between a label and its date (": ", " ")
-_LEVELS: tuple[Significance, ...] = ("cosmetic", "minor", "substantive")
+_LEVELS = SIGNIFICANCE_LEVELS
 
 
 def highest(levels: Iterable[Significance]) -> Significance | None:

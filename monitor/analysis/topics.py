@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from monitor.analysis.differ import Change, ChangeSet, Span
-from monitor.analysis.significance import (
-    Flag,
-    Significance,
-    highest,
-    renames,
-    significance_of,
-)
+from monitor.analysis.differ import Change, Span
 from monitor.errors import ConfigError
 from monitor.extract.document import parse_line
 
@@ -188,65 +181,6 @@ class Evidence:
     term: str
     where: Where
     sentence: str
-
-
-@dataclass(frozen=True, slots=True)
-class AssessedChange:
-    change: Change
-    topics: tuple[Evidence, ...]
-    significance: Significance
-    flags: tuple[Flag, ...]
-
-    def to_json(self) -> dict[str, object]:
-        c = self.change
-        return {
-            "kind": c.kind,
-            "section": list(c.section),
-            "before": c.before,
-            "after": c.after,
-            "spans": [[op, text] for op, text in c.spans],
-            "topics": [
-                {"topic": e.topic, "term": e.term, "where": e.where, "sentence": e.sentence}
-                for e in self.topics
-            ],
-            "significance": self.significance,
-            "flags": list(self.flags),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    changes: tuple[AssessedChange, ...]
-    significance: Significance | None
-    topics: tuple[str, ...]
-    flags: tuple[Flag, ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "significance": self.significance,
-            "topics": list(self.topics),
-            "flags": list(self.flags),
-            "changes": [change.to_json() for change in self.changes],
-        }
-
-
-def classify(changeset: ChangeSet, rules: Sequence[TopicRule]) -> Assessment:
-    """Topics, evidence, significance and flags for every change, and for the set as a whole."""
-    compiled = compile_rules(tuple(rules))
-    renamed = renames(changeset)
-    assessed = []
-    for change in changeset.changes:
-        evidence = find_evidence(change, compiled)
-        significance, flags = significance_of(change, has_topics=bool(evidence), renamed=renamed)
-        if significance == "cosmetic":
-            evidence = ()  # a renumbered footnote in a sentence about cursors says nothing of them
-        assessed.append(AssessedChange(change, evidence, significance, flags))
-    return Assessment(
-        tuple(assessed),
-        highest(a.significance for a in assessed),
-        tuple(sorted({e.topic for a in assessed for e in a.topics})),
-        tuple(sorted({f for a in assessed for f in a.flags})),
-    )
 
 
 def find_evidence(change: Change, topics: Sequence[CompiledTopic]) -> tuple[Evidence, ...]:

@@ -1,9 +1,15 @@
-"""check_document(): fetch, normalise, compare, classify and record one document, as named steps.
+"""check_document(): one check of one document, as named steps.
 
-The one place the steps are wired together. A check's outcome is a value (`CheckResult.outcome`),
-never an exception: operational failures (fetch, extract) are recorded as a failed check and the
-run goes on. CPU-heavy work (parse, diff) and the database run in a worker thread so the event
-loop stays free for other fetches.
+    acquire   monitor.fetch.acquire   fetch order, escalation, content type (network)
+    extract   monitor.extract         the Document, or the fingerprint of an unchanged page
+    decide    monitor.check.decide    new / changed / reverted / unchanged / flip / pending /
+                                      failed, from the page state read under the page's lock
+    record    storage.checks          snapshot, version, change, check, incident, alerts: the
+                                      transaction that read the state writes them
+
+A check's outcome is a value (`CheckResult.outcome`), never an exception: operational failures
+are recorded as a failed check and the run goes on. CPU-heavy work (parse, diff) and the
+database run in a worker thread so the event loop stays free for other fetches.
 """
 
 from __future__ import annotations
@@ -11,46 +17,53 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from monitor.alerting.payloads import Alerting
-from monitor.analysis.differ import diff_documents
-from monitor.analysis.topics import classify
+from monitor.analysis.assessment import assess
+from monitor.check.decide import (
+    Changed,
+    Decision,
+    Failed,
+    Guards,
+    New,
+    NotModified,
+    Observation,
+    Page,
+    Pending,
+    Refused,
+    Reverted,
+    SamePage,
+    Seen,
+    decide,
+    incident_step,
+)
 from monitor.config import DocumentSettings, Settings
-from monitor.errors import CheckError, ExtractError, FetchError
-from monitor.extract.decode import decode_page
+from monitor.errors import ExtractError
 from monitor.extract.document import Document
 from monitor.extract.fingerprint import fingerprint
-from monitor.extract.guards import not_the_document, reads_whole_page
+from monitor.extract.guards import reads_whole_page
 from monitor.extract.html import normalize_html
-from monitor.extract.regions import wait_selectors
 from monitor.extract.rules import ExtractRules
+from monitor.fetch.acquire import Acquired, acquire, fetch_order, page_text
 from monitor.fetch.http import Clock, FetchResult
+from storage.checks import CheckTx
 from storage.repo import Repo
 from storage.values import (
     AlertIn,
     ChangeIn,
     CheckIn,
     CheckOut,
-    IncidentIn,
     PageSpec,
+    PageState,
     SnapshotIn,
     VersionIn,
     VersionMeta,
 )
-
-Outcome = Literal[
-    "new", "changed", "unchanged", "not_modified", "flip", "technical", "pending", "failed"
-]
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-# Failures that a real browser may get past: an empty JavaScript shell, a bot wall.
-ESCALATE = frozenset({"empty_shell", "challenge"})
-BLOCKING_STATUSES = frozenset({403, 406})
+from storage.vocab import Outcome
 
 
 class Fetcher(Protocol):
@@ -88,14 +101,6 @@ def rules_for(settings: Settings, doc: DocumentSettings) -> ExtractRules:
     return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
 
 
-def _fetch_order(doc: DocumentSettings, previous: CheckOut | None) -> tuple[str, ...]:
-    if doc.fetcher != "auto":
-        return (doc.fetcher,)
-    if previous is not None and previous.fetcher == "browser":
-        return ("browser",)
-    return ("http", "browser")
-
-
 def page_specs(settings: Settings) -> list[PageSpec]:
     return [
         PageSpec(d.slug, d.name, d.url, d.fetcher, rules_for(settings, d).digest)
@@ -104,45 +109,30 @@ def page_specs(settings: Settings) -> list[PageSpec]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fetched:
-    """A fetch that reached the processing step, with its timing."""
+class _Before:
+    """What the check reads before fetching (not under the lock): the last check that saw the
+    document and the latest version, for the fetch order, conditional requests and the
+    fingerprint shortcut. The decision reads them again under the lock."""
 
-    doc: DocumentSettings
-    result: FetchResult
-    started: datetime
-    t0: float
-    fetcher: str
-    previous: CheckOut | None  # the last check that saw the document, when this one began
+    last_good: CheckOut | None
+    latest: VersionMeta | None
 
-
-def _html_text(result: FetchResult) -> str:
-    """The decoded page, or ExtractError("not_html")."""
-    if result.content_type not in HTML_TYPES:
-        raise ExtractError(
-            "not_html",
-            f"{result.final_url} returned {result.content_type or 'no content type'}, "
-            f"not an HTML page",
+    def unchanged_by(self, print_: str) -> bool:
+        good, latest = self.last_good, self.latest
+        return (
+            good is not None
+            and latest is not None
+            and good.fingerprint == print_
+            and good.text_sha256 == latest.text_sha256
         )
-    return decode_page(result.body, result.charset)
 
 
 @dataclass(frozen=True, slots=True)
-class _Extracted:
-    """What extraction made of a fetched page, and the page's fingerprint (None: not trusted)."""
+class _Unextracted(SamePage):
+    """A fingerprint match, with the way to extract the page after all if the state read under
+    the lock no longer supports it (another process recorded a version meanwhile)."""
 
-    doc: Document
-    fingerprint: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Same:
-    """The page's fingerprint is the last good check's, and that check saw the latest version."""
-
-    version: VersionMeta
-    fingerprint: str
-
-
-_Extraction = _Extracted | _Same | ExtractError | None  # None: 304 Not Modified
+    extract: Callable[[], Page] = field(compare=False)
 
 
 @dataclass
@@ -162,50 +152,37 @@ class Checker:
         return await asyncio.to_thread(self._prepare)
 
     async def check(self, doc: DocumentSettings) -> CheckResult:
-        """Check one document now and record what happened.
-
-        `fetcher = "auto"` tries plain HTTP first and escalates to the browser when HTTP meets
-        an empty JavaScript shell or a bot wall; once the browser worked for a document, its
-        next checks start with the browser.
-        """
+        """Check one document now and record what happened: acquire, extract, decide, record."""
         if not self._prepared:
             await self.prepare()
         started, t0 = self.clock.now(), time.perf_counter()
-        previous = await asyncio.to_thread(self.repo.last_good_check, doc.slug)
-        order = _fetch_order(doc, previous)
-        for attempt, kind in enumerate(order):
-            last = attempt == len(order) - 1
-            try:
-                result = await self._fetch(kind, doc, previous)
-            except FetchError as exc:
-                if not last and (exc.kind in ESCALATE or exc.status in BLOCKING_STATUSES):
-                    continue
-                return await asyncio.to_thread(
-                    self._record_failure, doc, exc, started, t0, kind, exc.status
-                )
-            fetched = _Fetched(doc, result, started, t0, kind, previous)
-            extracted = await asyncio.to_thread(self._extract_or_error, fetched)
-            if isinstance(extracted, ExtractError) and not last and extracted.kind in ESCALATE:
-                continue
-            return await asyncio.to_thread(self._process, fetched, extracted)
-        raise AssertionError("unreachable: the last fetcher always records")
+        before = await asyncio.to_thread(self._before, doc.slug)
+        last = before.last_good
+        order = fetch_order(doc.fetcher, last.fetcher if last else None)
+        rules = rules_for(self.settings, doc)
 
-    async def _fetch(
-        self, kind: str, doc: DocumentSettings, previous: CheckOut | None
-    ) -> FetchResult:
-        if kind == "browser":
-            return await self.browser.fetch(doc.url, wait_for=wait_selectors(doc.select))
-        if previous is None or previous.fetcher != "http":  # no validators from a browser
-            return await self.http.fetch(doc.url)
-        return await self.http.fetch(
-            doc.url, etag=previous.etag, last_modified=previous.last_modified
-        )
+        async def fetch(kind: str) -> FetchResult:
+            if kind == "browser":
+                return await self.browser.fetch(doc.url, wait_for=rules.wait_for)
+            if last is None or last.fetcher != "http":  # no validators from a browser
+                return await self.http.fetch(doc.url)
+            return await self.http.fetch(doc.url, etag=last.etag, last_modified=last.last_modified)
+
+        def examine(result: FetchResult, text: str | None) -> Observation:
+            return _observe(result, text, rules, before)
+
+        acquired = await acquire(order, fetch, examine)
+        return await asyncio.to_thread(self._record, doc, acquired, started, t0)
 
     # -- steps, run in a worker thread -------------------------------------------------------
 
+    def _before(self, slug: str) -> _Before:
+        latest = next(iter(self.repo.history.recent_versions(slug, 1)), None)
+        return _Before(self.repo.checks.last_good_check(slug), latest)
+
     def _prepare(self) -> list[CheckResult]:
-        before = {page.slug: page.rules_hash for page in self.repo.pages()}
-        self.repo.sync_pages(page_specs(self.settings), self.clock.now())
+        before = {page.slug: page.rules_hash for page in self.repo.pages.pages()}
+        self.repo.pages.sync_pages(page_specs(self.settings), self.clock.now())
         self._prepared = True
         results = []
         for doc in self.settings.documents:
@@ -216,139 +193,125 @@ class Checker:
                     results.append(result)
         return results
 
-    def _extract_or_error(self, fetched: _Fetched) -> _Extraction:
-        """The page's document, the guard that refused it, or None for a 304.
-
-        A page whose fingerprint is the last good check's is that check's text without being
-        extracted again (monitor.extract.fingerprint says why that is sound): if that text is the
-        latest version, the page is unchanged.
-        """
-        result = fetched.result
-        if result.not_modified:
-            return None
-        try:
-            rules = rules_for(self.settings, fetched.doc)
-            text = _html_text(result)
-            print_ = fingerprint(text, rules, base_url=result.final_url)
-            if print_ is not None and (same := self._same_as_before(fetched, print_)):
-                return _Same(same, print_)
-            doc = normalize_html(text, rules, base_url=result.final_url)
-        except ExtractError as exc:
-            if result.final_url != result.url:  # a wall is often a redirect away
-                exc.message = f"{exc.message} (redirected to {result.final_url})"
-            return exc
-        trusted = print_ if not reads_whole_page(len(doc.text)) else None
-        return _Extracted(doc, trusted)
-
-    def _same_as_before(self, fetched: _Fetched, print_: str) -> VersionMeta | None:
-        last = fetched.previous
-        if last is None or last.fingerprint != print_:
-            return None
-        latest = next(iter(self.repo.recent_versions(fetched.doc.slug, 1)), None)
-        return latest if latest is not None and latest.text_sha256 == last.text_sha256 else None
-
-    def _process(self, fetched: _Fetched, extracted: _Extraction) -> CheckResult:
-        doc, result = fetched.doc, fetched.result
-        base = self._check_in(fetched, result)
-        if extracted is None:
-            latest = next(iter(self.repo.recent_versions(doc.slug, 1)), None)
-            return self._record(doc, base, "not_modified", seen=latest.number if latest else None)
-        if isinstance(extracted, ExtractError):
-            return self._record_failure(
-                doc, extracted, fetched.started, fetched.t0, fetched.fetcher, result.status
-            )
-        if isinstance(extracted, _Same):
-            base = replace(
-                base,
-                text_sha256=extracted.version.text_sha256,
-                fingerprint=extracted.fingerprint,
-            )
-            return self._record(doc, base, "unchanged", seen=extracted.version.number)
-        base = replace(base, fingerprint=extracted.fingerprint)
-        return self._compare(fetched, base, extracted.doc)
-
-    def _extract(self, doc: DocumentSettings, result: FetchResult) -> Document:
-        rules = rules_for(self.settings, doc)
-        return normalize_html(_html_text(result), rules, base_url=result.final_url)
-
-    def _compare(self, fetched: _Fetched, base: CheckIn, new_doc: Document) -> CheckResult:
-        doc, slug = fetched.doc, fetched.doc.slug
-        sha = new_doc.sha256
-        recent = self.repo.recent_versions(slug, self.settings.guards.flip_window + 1)
-        base = replace(base, text_sha256=sha)
-        latest = recent[0] if recent else None
-        version = VersionIn(new_doc.text, sha, rules_for(self.settings, doc).digest, new_doc.words)
-        snapshot = _snapshot_in(fetched.result)
-        if latest is None:
-            return self._record(doc, base, "new", version=version, snapshot=snapshot)
-        if sha == latest.text_sha256:
-            return self._record(doc, base, "unchanged", seen=latest.number)
-        ratio = self.settings.guards.shrink_ratio
-        if new_doc.words < latest.words * ratio:
-            old = self.repo.version(slug, latest.number)
-            assert old is not None, "recent_versions listed a version that cannot be read"
-            try:
-                not_the_document(new_doc, Document.from_text(old.text), shrink_ratio=ratio)
-            except ExtractError as exc:
-                return self._record_failure(
-                    doc, exc, fetched.started, fetched.t0, fetched.fetcher, fetched.result.status
-                )
-        if self._unconfirmed_shrink(slug, latest.words, new_doc.words, sha):
-            message = (
-                f"text shrank from {latest.words:,} to {new_doc.words:,} words; it becomes a "
-                f"version only if the next check sees the same text"
-            )
-            return self._record(doc, replace(base, error_kind="shrink", message=message), "pending")
-        flip = next((v for v in recent[1:] if v.text_sha256 == sha), None)
-        if flip is not None:
-            message = f"same text as version {flip.number}: the page alternates between variants"
-            return self._record(doc, replace(base, message=message), "flip", seen=flip.number)
-        return self._record_change(doc, base, version, snapshot, latest)
-
-    def _unconfirmed_shrink(self, slug: str, old_words: int, new_words: int, sha: str) -> bool:
-        if new_words >= old_words * self.settings.guards.shrink_ratio:
-            return False
-        last = self.repo.last_check(slug)
-        confirmed = last is not None and last.outcome == "pending" and last.text_sha256 == sha
-        return not confirmed
-
-    def _record_change(
-        self,
-        doc: DocumentSettings,
-        base: CheckIn,
-        version: VersionIn,
-        snapshot: SnapshotIn,
-        previous: VersionMeta,
+    def _record(
+        self, doc: DocumentSettings, acquired: Acquired[Observation], started: datetime, t0: float
     ) -> CheckResult:
-        from_number = previous.number
-        old = self.repo.version(doc.slug, from_number)
-        assert old is not None, "recent_versions listed a version that cannot be read"
-        changeset = diff_documents(Document.from_text(old.text), Document.from_text(version.text))
-        assessment = classify(changeset, self.settings.topics)
-        change = ChangeIn(
+        observation: Observation
+        if acquired.error is not None:
+            observation = Failed(acquired.error)
+        else:
+            assert acquired.value is not None
+            observation = acquired.value
+        guards = Guards(self.settings.guards.shrink_ratio, self.settings.guards.flip_window)
+        with self.repo.checks.transaction(doc.slug) as tx:
+            state = tx.state(guards.flip_window + 1)
+            if isinstance(observation, _Unextracted) and not _still_unchanged(state, observation):
+                observation = _extract_or_fail(observation)
+            latest = state.latest
+
+            def latest_text() -> Document:
+                assert latest is not None
+                return Document.from_text(tx.version_text(latest.number))
+
+            decision = decide(state, observation, guards, latest_text)
+            return self._write(tx, doc, state, decision, observation, acquired, started, t0)
+
+    def _write(
+        self,
+        tx: CheckTx,
+        doc: DocumentSettings,
+        state: PageState,
+        decision: Decision,
+        observation: Observation,
+        acquired: Acquired[Observation],
+        started: datetime,
+        t0: float,
+    ) -> CheckResult:
+        result = acquired.result
+        page = observation if isinstance(observation, Page) else None
+        sha = page.doc.sha256 if page else None
+        version: VersionIn | None = None
+        change: ChangeIn | None = None
+        base: VersionMeta | None = None
+        if page is not None and isinstance(decision, New | Changed | Reverted):
+            reverts_to = decision.to.number if isinstance(decision, Reverted) else None
+            digest = rules_for(self.settings, doc).digest
+            words = page.doc.words
+            version = VersionIn(page.doc.text, sha or "", digest, words, reverts_to=reverts_to)
+        if page is not None and isinstance(decision, Changed | Reverted):
+            base = decision.base
+            change = self._change(tx, base, page.doc, decision)
+        check = CheckIn(
+            started_at=started,
+            finished_at=self.clock.now(),
+            outcome=decision.outcome,
+            fetcher=acquired.fetcher,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            error_kind=_error_kind(decision),
+            message=_message(decision),
+            http_status=acquired.status,
+            body_sha256=hashlib.sha256(result.body).hexdigest() if result and result.body else None,
+            text_sha256=sha if sha else _seen_sha(decision),
+            seen_version=decision.version.number if isinstance(decision, Seen) else None,
+            etag=result.headers.get("etag") if result else None,
+            last_modified=result.headers.get("last-modified") if result else None,
+            fingerprint=_fingerprint_of(observation, decision),
+        )
+        step = incident_step(state, decision, after=self.settings.alerts.incident_after)
+        snapshot = _snapshot_in(result) if version is not None and result is not None else None
+        recorded = tx.record(
+            check, snapshot=snapshot, version=version, change=change, incident=step.incident
+        )
+        alerts: list[AlertIn] = []
+        if self.alerting is not None:
+            if change is not None and base is not None and recorded.version is not None:
+                alerts += self.alerting.for_change(
+                    doc, change, previous=base, version=recorded.version, at=started
+                )
+            if step.incident is not None and step.alert is not None:
+                incident = state.incident
+                opened_at = incident.opened_at if incident else (state.failing_since or started)
+                failures = incident.failures if incident else state.failures + 1
+                alerts += self.alerting.for_incident(
+                    doc, step.incident, opened_at=opened_at, failures=failures, at=started
+                )
+        tx.add_alerts(recorded, alerts, at=check.finished_at)
+        seen = decision.version.number if isinstance(decision, Seen) else None
+        return CheckResult(
+            slug=doc.slug,
+            outcome=decision.outcome,
+            version=recorded.version if recorded.version is not None else seen,
+            error_kind=check.error_kind,
+            message=check.message,
+            significance=change.significance if change else None,
+            topics=tuple(change.topics) if change else (),
+            changes=len(change.changeset) if change else 0,
+            fetcher=check.fetcher,
+            duration_ms=check.duration_ms,
+        )
+
+    def _change(
+        self, tx: CheckTx, base: VersionMeta, new: Document, decision: Changed | Reverted
+    ) -> ChangeIn:
+        old = Document.from_text(tx.version_text(base.number))
+        assessment = assess(old, new, self.settings.topics)
+        flags: list[str] = list(assessment.flags)
+        if isinstance(decision, Reverted):
+            flags = sorted({*flags, "reverted"})
+        return ChangeIn(
             significance=assessment.significance or "cosmetic",
             topics=list(assessment.topics),
-            flags=list(assessment.flags),
-            changeset=_changes_json(assessment.to_json()),
-            from_version=from_number,
-        )
-        alerts = (
-            self.alerting.for_change(
-                doc, change, previous=previous, version=from_number + 1, at=base.started_at
-            )
-            if self.alerting
-            else []
-        )
-        return self._record(
-            doc, base, "changed", version=version, snapshot=snapshot, change=change, alerts=alerts
+            flags=flags,
+            changeset=[change.to_json() for change in assessment.changes],
+            from_version=base.number,
         )
 
     def _reextract(self, doc: DocumentSettings) -> CheckResult | None:
         """Re-extract the stored page under new rules; a different text is a technical version."""
-        latest = self.repo.latest_version(doc.slug)
+        latest = self.repo.history.latest_version(doc.slug)
         if latest is None or latest.snapshot_id is None:
             return None
-        snap = self.repo.snapshot(latest.snapshot_id)
+        snap = self.repo.history.snapshot(latest.snapshot_id)
         if snap is None:
             return None
         started, t0 = self.clock.now(), time.perf_counter()
@@ -364,139 +327,93 @@ class Checker:
             elapsed_ms=0.0,
             fetcher="stored",
         )
+        rules = rules_for(self.settings, doc)
         try:
-            new_doc = self._extract(doc, result)
+            new_doc = normalize_html(page_text(result) or "", rules, base_url=result.final_url)
         except ExtractError as exc:
             exc.message = f"new extraction rules fail on the stored page: {exc.message}"
-            return self._record_failure(doc, exc, started, t0, "stored", None)
-        base = CheckIn(
-            started_at=started,
-            finished_at=started,
-            outcome="technical",
-            fetcher="stored",
-            duration_ms=0.0,
-            text_sha256=new_doc.sha256,
-        )
+            failed: Acquired[Observation] = Acquired("stored", None, error=exc)
+            with self.repo.checks.transaction(doc.slug) as tx:
+                state = tx.state(1)
+                decision = Refused(exc)
+                return self._write(tx, doc, state, decision, Failed(exc), failed, started, t0)
         if new_doc.sha256 == latest.text_sha256:
             return None
-        digest = rules_for(self.settings, doc).digest
-        version = VersionIn(new_doc.text, new_doc.sha256, digest, new_doc.words, technical=True)
-        return self._record(
-            doc, base, "technical", version=version, snapshot=_snapshot_in(result), t0=t0
-        )
-
-    # -- recording ---------------------------------------------------------------------------
-
-    def _incident(
-        self, doc: DocumentSettings, check: CheckIn
-    ) -> tuple[IncidentIn | None, list[AlertIn]]:
-        """Open an incident after N failed checks in a row, close it on the first good one.
-
-        One alert when it opens and one when it closes; none while the failure continues.
-        """
-        if check.outcome == "pending":
-            return None, []
-        open_incident = self.repo.open_incident(doc.slug)
-        if check.outcome != "failed":
-            if open_incident is None:
-                return None, []
-            incident = IncidentIn("close", open_incident.kind, open_incident.last_error or "")
-            opened_at, failures = open_incident.opened_at, open_incident.failures
-        else:
-            kind, message = check.error_kind or "fetch", check.message or ""
-            if open_incident is not None:
-                return IncidentIn("continue", kind, message), []
-            streak, since = self.repo.failure_streak(doc.slug)
-            if streak + 1 < self.settings.alerts.incident_after:
-                return None, []
-            opened_at, failures = since or check.started_at, streak + 1
-            incident = IncidentIn("open", kind, message, since=opened_at, failures=failures)
-        alerts = (
-            self.alerting.for_incident(
-                doc, incident, opened_at=opened_at, failures=failures, at=check.started_at
+        version = VersionIn(new_doc.text, new_doc.sha256, rules.digest, new_doc.words, True)
+        with self.repo.checks.transaction(doc.slug) as tx:
+            check = CheckIn(
+                started_at=started,
+                finished_at=self.clock.now(),
+                outcome="technical",
+                fetcher="stored",
+                duration_ms=(time.perf_counter() - t0) * 1000,
+                text_sha256=new_doc.sha256,
             )
-            if self.alerting
-            else []
-        )
-        return incident, alerts
-
-    def _check_in(self, fetched: _Fetched, result: FetchResult) -> CheckIn:
-        return CheckIn(
-            started_at=fetched.started,
-            finished_at=fetched.started,
-            outcome="unchanged",
-            fetcher=fetched.fetcher,
-            duration_ms=0.0,
-            http_status=result.status,
-            body_sha256=hashlib.sha256(result.body).hexdigest() if result.body else None,
-            etag=result.headers.get("etag"),
-            last_modified=result.headers.get("last-modified"),
-        )
-
-    def _record_failure(
-        self,
-        doc: DocumentSettings,
-        exc: CheckError,
-        started: datetime,
-        t0: float,
-        fetcher: str,
-        status: int | None,
-    ) -> CheckResult:
-        base = CheckIn(
-            started_at=started,
-            finished_at=started,
-            outcome="failed",
-            fetcher=fetcher,
-            duration_ms=0.0,
-            error_kind=exc.kind,
-            message=exc.message,
-            http_status=status,
-        )
-        return self._record(doc, base, "failed", t0=t0)
-
-    def _record(
-        self,
-        doc: DocumentSettings,
-        base: CheckIn,
-        outcome: Outcome,
-        *,
-        seen: int | None = None,
-        version: VersionIn | None = None,
-        snapshot: SnapshotIn | None = None,
-        change: ChangeIn | None = None,
-        alerts: Sequence[AlertIn] = (),
-        t0: float | None = None,
-    ) -> CheckResult:
-        elapsed = (time.perf_counter() - t0) * 1000 if t0 is not None else base.duration_ms
-        check = replace(
-            base,
-            outcome=outcome,
-            seen_version=seen,
-            finished_at=self.clock.now(),
-            duration_ms=elapsed,
-        )
-        incident, incident_alerts = self._incident(doc, check)
-        recorded = self.repo.record_check(
-            doc.slug,
-            check,
-            snapshot=snapshot,
-            version=version,
-            change=change,
-            alerts=[*alerts, *incident_alerts],
-            incident=incident,
-        )
+            recorded = tx.record(check, snapshot=_snapshot_in(result), version=version)
         return CheckResult(
-            slug=doc.slug,
-            outcome=outcome,
-            version=recorded.version if recorded.version is not None else seen,
-            error_kind=check.error_kind,
-            message=check.message,
-            significance=change.significance if change else None,
-            topics=tuple(change.topics) if change else (),
-            changes=len(change.changeset) if change else 0,
-            fetcher=check.fetcher,
-            duration_ms=elapsed,
+            doc.slug, "technical", recorded.version, fetcher="stored", duration_ms=check.duration_ms
         )
+
+
+def _observe(
+    result: FetchResult, text: str | None, rules: ExtractRules, before: _Before
+) -> Observation:
+    """The page's document, or its fingerprint when that says it is the latest version's text
+    (monitor.extract.fingerprint says why that is sound), or NotModified for a 304."""
+    if text is None:
+        return NotModified()
+    print_ = fingerprint(text, rules, base_url=result.final_url)
+
+    def extract() -> Page:
+        doc = normalize_html(text, rules, base_url=result.final_url)
+        return Page(doc, print_ if not reads_whole_page(len(doc.text)) else None)
+
+    if print_ is not None and before.unchanged_by(print_):
+        return _Unextracted(print_, extract)
+    return extract()
+
+
+def _still_unchanged(state: PageState, observation: _Unextracted) -> bool:
+    good, latest = state.last_good, state.latest
+    return (
+        good is not None
+        and latest is not None
+        and good.fingerprint == observation.fingerprint
+        and good.text_sha256 == latest.text_sha256
+    )
+
+
+def _extract_or_fail(observation: _Unextracted) -> Observation:
+    try:
+        return observation.extract()
+    except ExtractError as exc:
+        return Failed(exc)
+
+
+def _error_kind(decision: Decision) -> str | None:
+    if isinstance(decision, Refused):
+        return decision.error.kind
+    return "shrink" if isinstance(decision, Pending) and decision.kind == "shrink" else None
+
+
+def _message(decision: Decision) -> str | None:
+    if isinstance(decision, Refused):
+        return decision.error.message
+    if isinstance(decision, Pending | Seen):
+        return decision.message
+    return None
+
+
+def _seen_sha(decision: Decision) -> str | None:
+    return decision.version.text_sha256 if isinstance(decision, Seen) else None
+
+
+def _fingerprint_of(observation: Observation, decision: Decision) -> str | None:
+    if isinstance(decision, Refused | Pending):
+        return None
+    if isinstance(observation, SamePage):
+        return observation.fingerprint
+    return observation.fingerprint if isinstance(observation, Page) else None
 
 
 def _snapshot_in(result: FetchResult) -> SnapshotIn:
@@ -509,9 +426,3 @@ def _snapshot_in(result: FetchResult) -> SnapshotIn:
         content_type=result.content_type,
         body=result.body,
     )
-
-
-def _changes_json(assessment: dict[str, object]) -> list[dict[str, object]]:
-    changes = assessment.get("changes", [])
-    assert isinstance(changes, list)
-    return changes

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from monitor.analysis.differ import diff_documents
-from monitor.analysis.topics import TopicRule, classify
+from monitor.analysis.assessment import SCHEMA, assess
+from monitor.analysis.topics import TopicRule
 from monitor.errors import CheckError, ExtractError, UsageError
 from monitor.extract.document import Document
 from monitor.extract.html import normalize_html, normalize_text
 from monitor.extract.markdown import normalize_markdown
 from monitor.extract.rules import ExtractRules
-from monitor.fetch.http import FetchOptions, HttpFetcher
+from monitor.fetch.acquire import acquire
+from monitor.fetch.http import FetchOptions, FetchResult, HttpFetcher
 
 InputFormat = Literal["auto", "html", "markdown", "text"]
-SCHEMA = "policywatch.changeset/1"
 
 _SUFFIXES: dict[str, InputFormat] = {
     ".html": "html",
@@ -88,9 +88,25 @@ def to_document(data: bytes, fmt: InputFormat, rules: ExtractRules, *, source: s
 def load(
     source: str, fmt: InputFormat, rules: ExtractRules, options: FetchOptions | None = None
 ) -> Document:
+    """One input as a Document. A URL read as HTML (`auto` or `html`) is acquired as `check`
+    acquires a page (monitor.fetch.acquire): the same guards, content type included."""
+    if is_url(source) and fmt in ("auto", "html"):
+        return asyncio.run(_acquire(source, rules, options or FetchOptions(min_gap=0.0)))
     data, content_type = read_source(source, options)
     chosen = detect_format(source, data, content_type) if fmt == "auto" else fmt
     return to_document(data, chosen, rules, source=source)
+
+
+async def _acquire(url: str, rules: ExtractRules, options: FetchOptions) -> Document:
+    def examine(result: FetchResult, text: str | None) -> Document:
+        return normalize_html(text or "", rules, base_url=result.final_url)
+
+    async with HttpFetcher(options) as http:
+        acquired = await acquire(("http",), lambda _kind: http.fetch(url), examine)
+    if acquired.error is not None:
+        raise acquired.error
+    assert acquired.value is not None
+    return acquired.value
 
 
 def compare(
@@ -120,14 +136,12 @@ def compare(
 
 
 def changeset_document(old: Document, new: Document, topics: Sequence[TopicRule]) -> dict[str, Any]:
-    assessment = classify(diff_documents(old, new), topics)
-    body = assessment.to_json()
+    """The assessment of OLD -> NEW in its JSON shape, with the outcome of the comparison."""
+    assessment = assess(old, new, topics)
+    data = assessment.to_json()
     return {
-        "schema": SCHEMA,
+        "schema": data.pop("schema"),
         "outcome": "changed" if assessment.changes else "unchanged",
         "error": None,
-        "significance": body["significance"],
-        "topics": body["topics"],
-        "flags": body["flags"],
-        "changes": body["changes"],
+        **data,
     }

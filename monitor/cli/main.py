@@ -7,39 +7,34 @@ bad configuration. Users never see a traceback: errors are one line naming the t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from alerts import DeliveryError
-from alerts.render import sample_payload
-from monitor import config as config_mod
-from monitor.alerting.outbox import build_channels
-from monitor.analysis.topics import DEFAULT_TOPICS
-from monitor.check.checker import CheckResult
-from monitor.cli import demo as demo_mod
-from monitor.cli import terminal
-from monitor.cli.compare import compare as compare_sources
-from monitor.cli.demo import DemoSite
-from monitor.cli.validate import validate_documents
-from monitor.config import DocumentSettings, Settings
-from monitor.daemon.runtime import Store, make_outbox, open_checker, open_store
-from monitor.daemon.scheduler import Daemon
 from monitor.errors import ConfigError, PolicywatchError, UsageError
-from monitor.extract.rules import ExtractRules
-from monitor.web.server import serve_web
-from storage.db import current_revision
-from storage.values import DELIVERY_STATUSES, NotFound
+from storage.vocab import DELIVERY_STATUSES
+
+# Each command imports what it uses inside its functions: FastAPI, Playwright, SQLAlchemy,
+# Alembic, httpx and pydantic cost seconds of CPU at start, and `--help` or `compare` need none
+# of them (even asyncio is half the CPU of `--help`). Here: cheap standard modules, the errors.
+if TYPE_CHECKING:
+    import asyncio
+
+    from rich.console import Console
+
+    from monitor.check.checker import CheckResult
+    from monitor.cli.demo import DemoSite
+    from monitor.config import DocumentSettings, Settings
+    from monitor.daemon.runtime import Store
+
+    Command = Callable[[Settings, argparse.Namespace, Console], int]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("policywatch")
@@ -171,6 +166,11 @@ def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    import asyncio
+
+    from monitor.alerting.outbox import build_channels
+    from monitor.daemon.runtime import open_store
+
     build_channels(settings)  # a missing secret is a configuration error before anything runs
     store = open_store(settings)
     if args.once:
@@ -179,6 +179,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
 
 
 def _stop_on_signals() -> asyncio.Event:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,6 +201,12 @@ def _stop_on_signals() -> asyncio.Event:
 async def _run_daemon(
     settings: Settings, store: Store, *, web: bool, stop: Callable[[], asyncio.Event]
 ) -> int:
+    import asyncio
+
+    from monitor.daemon.runtime import make_outbox, open_checker
+    from monitor.daemon.scheduler import Daemon
+    from monitor.web.server import serve_web
+
     stopped = stop()
     server = None
     if web:
@@ -215,7 +223,7 @@ async def _run_daemon(
         server.add_done_callback(lambda _task: stopped.set())  # a bind error stops the daemon
     async with open_checker(settings, store) as checker:
         outbox = make_outbox(settings, store) if settings.channels else None
-        daemon = Daemon(settings, checker, store.repo.last_check_times, outbox=outbox)
+        daemon = Daemon(settings, checker, store.repo.checks.last_check_times, outbox=outbox)
         await daemon.run(stopped)
     if server is not None:
         await server  # re-raises a bind or token error
@@ -226,6 +234,11 @@ async def _run_daemon(
 def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    import asyncio
+
+    from monitor.daemon.runtime import open_store
+    from monitor.web.server import serve_web
+
     store = open_store(settings)
 
     async def serve() -> int:
@@ -243,6 +256,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.alerting.outbox import build_channels
+    from monitor.daemon.runtime import open_store
+
     docs = _select(settings, args.slugs)
     build_channels(settings)
     return _check_now(settings, open_store(settings), docs, out)
@@ -252,6 +268,11 @@ def _check_now(settings: Settings, store: Store, docs: list[DocumentSettings], o
     docs = docs or list(settings.documents)
     if not docs:
         raise UsageError(f"{settings.path} watches no documents; add a [[documents]] table")
+    import asyncio
+
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import make_outbox
+
     results = asyncio.run(_check_all(settings, store, docs, out))
     for result in results:
         out.print(terminal.check_line(result), highlight=False)
@@ -265,6 +286,14 @@ def _check_now(settings: Settings, store: Store, docs: list[DocumentSettings], o
 async def _check_all(
     settings: Settings, store: Store, docs: list[DocumentSettings], out: Console
 ) -> list[CheckResult]:
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import open_checker
+
     err = Console(stderr=True)
     progress = Progress(
         TextColumn("checking"),
@@ -294,6 +323,9 @@ async def _check_all(
 
 
 def cmd_history(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import open_store
+
     store = open_store(settings)
     doc = _document(settings, args.slug)
     data = terminal.history(store.repo, doc)
@@ -309,6 +341,9 @@ def cmd_checks(settings: Settings, args: argparse.Namespace, out: Console) -> in
         _document(settings, args.slug)
     if args.limit <= 0:
         raise UsageError(f"--limit must be a positive number, got {args.limit}")
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import open_store
+
     data = terminal.checks(open_store(settings).repo, args.slug, args.limit)
     if args.json:
         _print_json(out, data)
@@ -318,6 +353,9 @@ def cmd_checks(settings: Settings, args: argparse.Namespace, out: Console) -> in
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import open_store
+
     doc = _document(settings, args.slug)
     version = terminal.resolve_version(open_store(settings).repo, doc.slug, args.number)
     out.print(version.text, markup=False, highlight=False, soft_wrap=True)
@@ -325,6 +363,9 @@ def cmd_show(settings: Settings, args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import open_store
+
     doc = _document(settings, args.slug)
     repo = open_store(settings).repo
     data = terminal.diff_versions(repo, doc.slug, args.from_, args.to, settings.topics)
@@ -333,6 +374,10 @@ def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_compare(settings: Settings | None, args: argparse.Namespace, out: Console) -> int:
+    from monitor.analysis.topics import DEFAULT_TOPICS
+    from monitor.cli.compare import compare as compare_sources
+    from monitor.extract.rules import ExtractRules
+
     topics = settings.topics if settings else DEFAULT_TOPICS
     try:
         rules = ExtractRules(select=tuple(args.select), remove=tuple(args.remove), min_chars=0)
@@ -342,11 +387,18 @@ def cmd_compare(settings: Settings | None, args: argparse.Namespace, out: Consol
     if args.json:
         _print_json(out, data)
     else:
+        from monitor.cli import terminal
+
         out.print(terminal.diff_view(data))
     return EXIT_OK
 
 
 def cmd_validate(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    import asyncio
+
+    from monitor.cli import terminal
+    from monitor.cli.validate import validate_documents
+
     docs = _select(settings, args.slugs) or list(settings.documents)
     reports = asyncio.run(validate_documents(settings, docs))
     if args.json:
@@ -358,10 +410,14 @@ def cmd_validate(settings: Settings, args: argparse.Namespace, out: Console) -> 
 
 
 def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli import terminal
+    from monitor.daemon.runtime import make_outbox, open_store
+    from storage.values import NotFound
+
     repo = open_store(settings).repo
     if args.alerts_command == "retry":
         try:
-            delivery = repo.retry_delivery(args.delivery, datetime.now(UTC))
+            delivery = repo.outbox.retry_delivery(args.delivery, datetime.now(UTC))
         except NotFound:
             raise UsageError(f"there is no delivery {args.delivery}") from None
         except ValueError as exc:
@@ -384,6 +440,10 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> in
 
 
 def cmd_test_alert(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from alerts import DeliveryError
+    from alerts.render import sample_payload
+    from monitor.alerting.outbox import build_channels
+
     channels = build_channels(settings)
     if args.channel not in channels:
         known = ", ".join(channels) or "none configured"
@@ -400,13 +460,19 @@ def cmd_test_alert(settings: Settings, args: argparse.Namespace, out: Console) -
 
 
 def cmd_demo(args: argparse.Namespace, out: Console) -> int:
+    import asyncio
+
+    from monitor import config as config_mod
+    from monitor.cli import demo as demo_mod
+    from monitor.daemon.runtime import open_store
+
     step = config_mod.parse_duration(args.step)
     duration = config_mod.parse_duration(args.duration) if args.duration else None
     if step < 4:
         raise UsageError(
             f"--step must be at least 4s (the demo checks 4 times a step), got {args.step}"
         )
-    site = DemoSite()
+    site = demo_mod.DemoSite()
     try:
         path = demo_mod.write_config(
             Path(args.dir), site.url, every=f"{step / 4:g}s", port=args.port
@@ -432,6 +498,10 @@ def cmd_demo(args: argparse.Namespace, out: Console) -> int:
 async def _demo_timeline(
     site: DemoSite, step: float, duration: float | None, stop: asyncio.Event
 ) -> None:
+    import asyncio
+
+    from monitor.cli import demo as demo_mod
+
     loop = asyncio.get_running_loop()
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -448,6 +518,8 @@ async def _demo_timeline(
 
 
 def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli import terminal
+
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists; use --force to overwrite it")
     try:
@@ -459,6 +531,9 @@ def cmd_init(path: Path, args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.daemon.runtime import open_store
+    from storage.db import current_revision
+
     store = open_store(settings)
     out.print(f"database at revision {current_revision(store.engine)}", highlight=False)
     return EXIT_OK
@@ -488,7 +563,6 @@ def _print_json(out: Console, data: object) -> None:
     )
 
 
-Command = Callable[[Settings, argparse.Namespace, Console], int]
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "serve": cmd_serve,
@@ -506,9 +580,6 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `policywatch` command."""
-    # soft_wrap: a line is never broken at the terminal width, so errors stay one line.
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -517,30 +588,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        # `--help` prints and exits in parse_args, before any command has imported anything.
         args = build_parser().parse_args(argv)
-        path = config_mod.config_path(args.config)
-        if args.command == "init":
-            return cmd_init(path, args, out)
-        if args.command == "demo":
-            return cmd_demo(args, out)
-        if args.command == "compare":
-            settings = config_mod.load(path) if (args.config or path.exists()) else None
-            return cmd_compare(settings, args, out)
-        settings = config_mod.load(path)
-        return COMMANDS[args.command](settings, args, out)
+        return _dispatch(args)
     except (ConfigError, UsageError) as exc:
-        err.print(f"policywatch: {exc}", markup=False)
+        _print_error(f"policywatch: {exc}")
         return EXIT_USAGE
     except PolicywatchError as exc:
-        err.print(f"policywatch: {exc}", markup=False)
+        _print_error(f"policywatch: {exc}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except Exception as exc:
         # The last line of defence: users get one line; the traceback goes to the log at debug.
         log.debug("unexpected error", exc_info=True)
-        err.print(f"policywatch: unexpected error: {type(exc).__name__}: {exc}", markup=False)
+        _print_error(f"policywatch: unexpected error: {type(exc).__name__}: {exc}")
         return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    # soft_wrap: a line is never broken at the terminal width, so errors stay one line.
+    out = Console(highlight=False, soft_wrap=True)
+    if args.command == "compare" and not _compare_reads_config(args.config):
+        return cmd_compare(None, args, out)  # without monitor.config: pydantic, SQLAlchemy
+
+    from monitor import config as config_mod
+
+    path = config_mod.config_path(args.config)
+    if args.command == "init":
+        return cmd_init(path, args, out)
+    if args.command == "demo":
+        return cmd_demo(args, out)
+    settings = config_mod.load(path)
+    if args.command == "compare":
+        return cmd_compare(settings, args, out)
+    return COMMANDS[args.command](settings, args, out)
+
+
+def _compare_reads_config(explicit: str | None) -> bool:
+    """compare reads a config only when --config names one or the file config_path() would
+    pick exists; its rule (--config, else $POLICYWATCH_CONFIG, else ./config.toml) is repeated
+    here so that compare without a config never imports monitor.config."""
+    path = Path(explicit or os.environ.get("POLICYWATCH_CONFIG") or "config.toml")
+    return bool(explicit) or path.exists()
+
+
+def _print_error(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
 
 
 if __name__ == "__main__":

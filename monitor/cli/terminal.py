@@ -68,8 +68,8 @@ def _iso(value: Any) -> str | None:
 
 def history(repo: Repo, doc: DocumentSettings) -> dict[str, Any]:
     """Versions and changes of a document, newest first (the `history --json` document)."""
-    versions = repo.recent_versions(doc.slug, 1_000_000)
-    changes = repo.changes(doc.slug)
+    versions = repo.history.recent_versions(doc.slug, 1_000_000)
+    changes = repo.history.changes(doc.slug)
     return {
         "schema": "policywatch.history/1",
         "document": {"slug": doc.slug, "name": doc.name, "url": doc.url},
@@ -139,7 +139,7 @@ def checks(repo: Repo, slug: str | None, limit: int) -> list[dict[str, Any]]:
             "duration_ms": round(c.duration_ms, 1),
             "version": c.version,
         }
-        for c in repo.checks(slug, limit)
+        for c in repo.checks.checks(slug, limit)
     ]
 
 
@@ -173,11 +173,11 @@ def checks_table(rows: Sequence[dict[str, Any]]) -> RenderableType:
 
 def resolve_version(repo: Repo, slug: str, number: int | None) -> VersionOut:
     """Version N of a document (the latest when N is None), or a UsageError saying what exists."""
-    count = repo.version_count(slug)
+    count = repo.history.version_count(slug)
     if count == 0:
         raise UsageError(f"{slug} has no versions yet; run `policywatch check {slug}`")
     chosen = count if number is None else number
-    version = repo.version(slug, chosen) if 1 <= chosen <= count else None
+    version = repo.history.version(slug, chosen) if 1 <= chosen <= count else None
     if version is None:
         raise UsageError(f"{slug} has no version {chosen} (versions are 1 to {count})")
     return version
@@ -286,7 +286,7 @@ def deliveries(repo: Repo, status: str | None, limit: int) -> list[dict[str, Any
             "created_at": _iso(d.created_at),
             "idempotency_key": d.idempotency_key,
         }
-        for d in repo.deliveries(status, limit)
+        for d in repo.outbox.deliveries(status, limit)
     ]
 
 

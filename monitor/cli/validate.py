@@ -6,19 +6,20 @@ out, whether two fetches gave the identical text, and a hint when something is w
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from monitor.check.checker import BLOCKING_STATUSES, ESCALATE, rules_for
+from monitor.check.checker import rules_for
 from monitor.config import DocumentSettings, Settings
 from monitor.daemon.runtime import fetch_options, make_browser
 from monitor.errors import CheckError
 from monitor.extract.document import Document
 from monitor.extract.html import normalize_html
-from monitor.extract.regions import wait_selectors
+from monitor.extract.rules import ExtractRules
+from monitor.fetch.acquire import Fetch, acquire, fetch_order
 from monitor.fetch.http import FetchResult, HttpFetcher
 
 HINTS = {
@@ -68,49 +69,44 @@ class ValidationReport:
         }
 
 
-Fetch = Callable[[DocumentSettings], Awaitable[FetchResult]]
-
-
 async def validate_documents(
     settings: Settings, docs: Sequence[DocumentSettings]
 ) -> list[ValidationReport]:
-    """Validate each document with its own fetcher (`auto`: HTTP, then the browser if needed)."""
+    """Validate each document as `check` acquires it (monitor.fetch.acquire: `auto` is HTTP,
+    then the browser if needed), fetched twice with the fetcher that worked."""
     options = fetch_options(settings)
     async with HttpFetcher(options) as http, make_browser(settings, options) as browser:
-        fetchers: dict[str, Fetch] = {
-            "http": lambda doc: http.fetch(doc.url),
-            "browser": lambda doc: browser.fetch(doc.url, wait_for=wait_selectors(doc.select)),
-        }
-        return [await _validate(settings, doc, fetchers) for doc in docs]
+        reports = []
+        for doc in docs:
+            rules = rules_for(settings, doc)
+
+            async def fetch(
+                kind: str, doc: DocumentSettings = doc, rules: ExtractRules = rules
+            ) -> FetchResult:
+                if kind == "browser":
+                    return await browser.fetch(doc.url, wait_for=rules.wait_for)
+                return await http.fetch(doc.url)
+
+            reports.append(await _validate(doc, rules, fetch))
+        return reports
 
 
-async def _validate(
-    settings: Settings, doc: DocumentSettings, fetchers: dict[str, Fetch]
-) -> ValidationReport:
-    order = ("http", "browser") if doc.fetcher == "auto" else (doc.fetcher,)
-    for kind in order[:-1]:
-        report = await _validate_with(settings, doc, kind, fetchers[kind])
-        if not (report.error_kind in ESCALATE or report.status in BLOCKING_STATUSES):
-            return report
-    return await _validate_with(settings, doc, order[-1], fetchers[order[-1]])
+async def _validate(doc: DocumentSettings, rules: ExtractRules, fetch: Fetch) -> ValidationReport:
+    def examine(result: FetchResult, text: str | None) -> Document:
+        return normalize_html(text or "", rules, base_url=result.final_url)
 
-
-async def _validate_with(
-    settings: Settings, doc: DocumentSettings, kind: str, fetch: Fetch
-) -> ValidationReport:
-    first: FetchResult | None = None
-    try:
-        first = await fetch(doc)
-        one = _extract(settings, doc, first)
-        second = await fetch(doc)
-        two = _extract(settings, doc, second)
-    except CheckError as exc:
-        report = _failure(doc, first, exc)
+    first = await acquire(fetch_order(doc.fetcher), fetch, examine)
+    if first.error is None:
+        second = await acquire((first.fetcher,), fetch, examine)
+    if first.error is not None or second.error is not None:
+        failed = first if first.error is not None else second
+        assert failed.error is not None
+        report = _failure(doc, failed.result, failed.error)
         if (
-            kind == "browser"
-            and exc.kind == "fetch"
+            failed.fetcher == "browser"
+            and failed.error.kind == "fetch"
             and doc.select
-            and "waiting for" in exc.message
+            and "waiting for" in failed.error.message
         ):
             report = replace(
                 report,
@@ -118,12 +114,14 @@ async def _validate_with(
                 hint="the page rendered but `select` never matched: check the selector "
                 "against the rendered page (ids and roles last longer than class names)",
             )
-        return replace(report, fetcher=kind, status=report.status or getattr(exc, "status", None))
+        return replace(report, fetcher=failed.fetcher, status=failed.status)
+    one, two = first.value, second.value
+    assert one is not None and two is not None and first.result is not None
     return ValidationReport(
         slug=doc.slug,
         url=doc.url,
-        fetcher=kind,
-        status=first.status,
+        fetcher=first.fetcher,
+        status=first.result.status,
         selector_matched=True if doc.select else None,
         chars=len(one.text),
         words=one.words,
@@ -131,12 +129,6 @@ async def _validate_with(
         hint=None
         if one.text == two.text
         else "two fetches gave different text: add `remove` rules for the parts that change",
-    )
-
-
-def _extract(settings: Settings, doc: DocumentSettings, result: FetchResult) -> Document:
-    return normalize_html(
-        result.body, rules_for(settings, doc), base_url=result.final_url, encoding=result.charset
     )
 
 

@@ -3,8 +3,10 @@
 from monitor.config.load import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
+    MIN_TOKEN_CHARS,
     Settings,
     channel_secrets,
+    check_web_ready,
     config_path,
     load,
     parse,
@@ -12,6 +14,7 @@ from monitor.config.load import (
 from monitor.config.model import (
     CHANNEL_KIND_NAMES,
     DEFAULT_TOPIC_NAMES,
+    LOOPBACK_HOSTS,
     SECRET_KEYS,
     AlertSettings,
     AnyChannel,
@@ -19,7 +22,6 @@ from monitor.config.model import (
     ChatChannelSettings,
     DocumentSettings,
     EmailChannelSettings,
-    FetcherKind,
     FetchSettings,
     GuardSettings,
     MboxChannelSettings,
@@ -29,14 +31,18 @@ from monitor.config.model import (
     TopicSettings,
     WebhookChannelSettings,
     WebSettings,
+    format_duration,
     parse_duration,
 )
+from storage.vocab import FetcherKind
 
 __all__ = [
     "CHANNEL_KIND_NAMES",
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "DEFAULT_TOPIC_NAMES",
+    "LOOPBACK_HOSTS",
+    "MIN_TOKEN_CHARS",
     "SECRET_KEYS",
     "AlertSettings",
     "AnyChannel",
@@ -56,7 +62,9 @@ __all__ = [
     "WebSettings",
     "WebhookChannelSettings",
     "channel_secrets",
+    "check_web_ready",
     "config_path",
+    "format_duration",
     "load",
     "parse",
     "parse_duration",

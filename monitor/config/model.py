@@ -1,7 +1,8 @@
 """The shape of config.toml: pydantic models, strict and frozen, that reject unknown keys.
 
-Types carry their own checks (durations, URLs, CSS and range selectors, regular expressions);
-monitor.config.load turns a failed validation into one line naming the key and the value.
+Types carry their own checks (durations and their bounds, URLs, CSS and range selectors, regular
+expressions); monitor.config.load turns a failed validation into one line naming the key and the
+value.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic import (
 
 from monitor.analysis.topics import DEFAULT_TOPICS, TopicRule
 from monitor.extract.regions import Range, Selector, check_css
+from storage.vocab import FetcherKind, Significance
 
 DEFAULT_TOPIC_NAMES = frozenset(t.name for t in DEFAULT_TOPICS)
 
@@ -35,6 +37,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SECRET_KEYS = frozenset({"web.token"})  # their bad values are never repeated in an error
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the web UI may be open there
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 
 def parse_duration(value: object) -> float:
@@ -51,6 +55,33 @@ def parse_duration(value: object) -> float:
     if not text or pos == 0 or text[pos:].strip():
         raise ValueError(f'expected a duration like "6h", "10m" or "1h30m", got {value!r}')
     return total
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds -> the largest whole unit: 86400 -> '1d', 600 -> '10m', 0.25 -> '250ms'."""
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds * 1000:g}ms" if 0 < seconds < 1 else f"{seconds:g}s"
+
+
+def _duration(low: float, high: float, *, above: bool = False) -> BeforeValidator:
+    """A duration between `low` and `high` seconds (`above`: strictly more than `low`).
+
+    The bounds say what makes sense, not what is possible: a timeout of 0 never finishes, an
+    interval of 100000d overflows the scheduler's date arithmetic.
+    """
+    floor = f"more than {format_duration(low)}" if above else f"at least {format_duration(low)}"
+    bounds = f"must be {floor} and at most {format_duration(high)}"
+
+    def check(value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < low or (above and seconds == low) or seconds > high:
+            raise ValueError(f"{bounds}, got {value!r}")
+        return seconds
+
+    return BeforeValidator(check)
 
 
 def _check_url(url: str) -> str:
@@ -71,12 +102,19 @@ def _check_regex(pattern: str) -> str:
 # Strict types: TOML already has real types, so "5" for a number is a mistake, not a number.
 Str = Annotated[str, Strict()]
 Int = Annotated[int, Strict()]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# Every duration of the file, with its bounds: the one place that says what is sensible.
+Timeout = Annotated[float, _duration(0, HOUR, above=True)]  # fetch.timeout, browser.timeout
+ChannelTimeout = Annotated[float, _duration(0, 10 * MINUTE, above=True)]  # one delivery
+Interval = Annotated[float, _duration(1, 365 * DAY)]  # schedule.every, documents[].every
+Jitter = Annotated[float, _duration(0, DAY)]
+Backoff = Annotated[float, _duration(0, DAY, above=True)]  # fetch.backoff, alerts.backoff
+MaxBackoff = Annotated[float, _duration(0, 7 * DAY, above=True)]  # alerts.max_backoff
+Gap = Annotated[float, _duration(0, HOUR)]  # fetch.min_gap
+Settle = Annotated[float, _duration(0, MINUTE)]  # browser.settle
 Css = Annotated[str, Strict(), AfterValidator(check_css)]
 Url = Annotated[str, Strict(), AfterValidator(_check_url)]
 Regex = Annotated[str, Strict(), AfterValidator(_check_regex)]
 Positive = Annotated[int, Strict(), Field(gt=0)]
-FetcherKind = Literal["http", "browser", "auto"]
 
 
 class _Section(BaseModel):
@@ -88,34 +126,27 @@ class StorageSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    every: Duration = 6 * 3600.0
-    jitter: Duration = 600.0
+    every: Interval = 6 * HOUR
+    jitter: Jitter = 10 * MINUTE
     concurrency: Positive = 4
-
-    @field_validator("every")
-    @classmethod
-    def _not_too_often(cls, value: float) -> float:
-        if value < 1:
-            raise ValueError(f"must be at least 1s, got {value:g}s")
-        return value
 
 
 class FetchSettings(_Section):
-    timeout: Duration = 30.0
+    timeout: Timeout = 30.0
     max_bytes: Positive = 10_000_000
     max_redirects: Annotated[int, Strict(), Field(ge=0, le=30)] = 5
     retries: Annotated[int, Strict(), Field(ge=0, le=10)] = 2
-    backoff: Duration = 2.0
-    min_gap: Duration = 5.0
+    backoff: Backoff = 2.0
+    min_gap: Gap = 5.0
     user_agent: Str | None = None
     accept_language: Str = "en-US,en;q=0.9"
 
 
 class BrowserSettings(_Section):
     executable: Str | None = None  # default: chromium on PATH, else /usr/bin/chromium
-    timeout: Duration = 45.0
+    timeout: Timeout = 45.0
     concurrency: Annotated[int, Strict(), Field(ge=1, le=16)] = 2
-    settle: Duration = 1.0  # quiet time after the selector matched, for late paragraphs
+    settle: Settle = 1.0  # quiet time after the selector matched, for late paragraphs
 
 
 class GuardSettings(_Section):
@@ -133,9 +164,7 @@ class WebSettings(_Section):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> WebSettings:
-        if self.host not in ("127.0.0.1", "localhost", "::1") and not (
-            self.token or self.token_env
-        ):
+        if self.host not in LOOPBACK_HOSTS and not (self.token or self.token_env):
             raise ValueError(
                 f"binding to {self.host!r} needs web.token or web.token_env: the history would "
                 f"be open to anyone who can reach it"
@@ -152,12 +181,9 @@ class WebSettings(_Section):
 class AlertSettings(_Section):
     incident_after: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
     max_attempts: Annotated[int, Strict(), Field(ge=1, le=100)] = 10
-    backoff: Duration = 60.0
-    max_backoff: Duration = 6 * 3600.0
+    backoff: Backoff = 60.0
+    max_backoff: MaxBackoff = 6 * HOUR
     digest_hour: Annotated[int, Strict(), Field(ge=0, le=23)] = 8
-
-
-Significance = Literal["cosmetic", "minor", "substantive"]
 
 
 class _ChannelBase(_Section):
@@ -166,7 +192,7 @@ class _ChannelBase(_Section):
     min_significance: Significance = "minor"
     documents: tuple[Str, ...] = ()
     digest: Literal["immediate", "hourly", "daily"] = "immediate"
-    timeout: Duration = 30.0
+    timeout: ChannelTimeout = 30.0
 
     def secrets(self) -> dict[str, str]:
         """Option name -> the environment variable that holds its secret."""
@@ -302,7 +328,7 @@ class DocumentSettings(_Section):
     select: SelectorList = ()
     remove: SelectorList = ()
     fetcher: FetcherKind = "http"
-    every: Duration | None = None
+    every: Interval | None = None
     min_chars: Annotated[int, Strict(), Field(ge=0)] | None = None
     notes: Str = ""
 

@@ -35,7 +35,7 @@ def all_changes(request: Request) -> Response:
 @router.get("/documents/{slug}.atom")
 def document_changes(request: Request, slug: str) -> Response:
     web = context(request)
-    page = web.repo.page(slug)
+    page = web.repo.pages.page(slug)
     if page is None:
         raise HTTPException(404, f"no document {slug!r}")
     changes = web.queries.changes(slug=slug, limit=ENTRIES)
@@ -50,7 +50,7 @@ def topic_changes(request: Request, topic: str) -> Response:
 
 
 def atom(web: WebContext, title: str, path: str, changes: list[ChangeOut]) -> Response:
-    names = {page.slug: page.name for page in web.repo.pages()}
+    names = {page.slug: page.name for page in web.repo.pages.pages()}
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "id", web.base_url + path)
     _text(feed, "title", title)

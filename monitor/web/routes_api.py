@@ -218,7 +218,7 @@ def versions(
 
 
 def _version(web: WebContext, slug: str, number: int) -> VersionOut:
-    found = web.repo.version(slug, number)
+    found = web.repo.history.version(slug, number)
     if found is None:
         page_or_404(web, slug)
         raise HTTPException(404, f"{slug!r} has no version {number}")
@@ -242,7 +242,7 @@ def version_at(request: Request, slug: str, day: str) -> VersionText:
     """The version in force at the end of `day` (YYYY-MM-DD, UTC)."""
     web = context(request)
     page_or_404(web, slug)
-    found = web.repo.version_at(slug, datetime.combine(parse_day(day), time.max, UTC))
+    found = web.repo.history.version_at(slug, datetime.combine(parse_day(day), time.max, UTC))
     if found is None:
         raise HTTPException(404, f"no version of {slug!r} was recorded by {day}")
     return VersionText.of(slug, found)
@@ -273,7 +273,7 @@ def changes(
 
 @router.get("/changes/{change_id}", response_model=ChangeModel)
 def change(request: Request, change_id: int) -> ChangeModel:
-    found = context(request).repo.change(change_id)
+    found = context(request).repo.history.change(change_id)
     if found is None:
         raise HTTPException(404, f"no change {change_id}")
     return ChangeModel.model_validate(found)

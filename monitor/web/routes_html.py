@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from monitor.analysis.assessment import classify
 from monitor.analysis.differ import diff_documents
-from monitor.analysis.topics import classify
 from monitor.extract.document import Document
 from monitor.web import views
 from monitor.web.context import WebContext, context
@@ -29,7 +29,7 @@ PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 
 
 def page_or_404(web: WebContext, slug: str) -> PageOut:
-    page = web.repo.page(slug)
+    page = web.repo.pages.page(slug)
     if page is None:
         raise HTTPException(404, f"There is no document {slug!r}.")
     return page
@@ -68,7 +68,7 @@ def timeline(
         nav="documents",
         tab="history",
         doc=doc,
-        incident=web.repo.open_incident(slug),
+        incident=web.repo.checks.open_incident(slug),
         entries=entries,
         page=page,
         topic=topic or "",
@@ -96,7 +96,7 @@ def checks(
         nav="documents",
         tab="checks",
         doc=doc,
-        incident=web.repo.open_incident(slug),
+        incident=web.repo.checks.open_incident(slug),
         checks=rows,
         show_all=every,
         page=page,
@@ -109,7 +109,7 @@ def change(
     request: Request, change_id: int, mode: Mode = "inline", part: PageNumber = 1
 ) -> Response:
     web = context(request)
-    found = web.repo.change(change_id)
+    found = web.repo.history.change(change_id)
     if found is None:
         raise HTTPException(404, f"There is no change {change_id}.")
     doc = page_or_404(web, found.slug)
@@ -159,7 +159,7 @@ def compare(
 ) -> Response:
     web = context(request)
     doc = page_or_404(web, slug)
-    versions = web.repo.recent_versions(slug, 1_000_000)
+    versions = web.repo.history.recent_versions(slug, 1_000_000)
     latest = versions[0].number if versions else 0
     to = to if to is not None else latest
     from_ = from_ if from_ is not None else max(1, to - 1)
@@ -183,7 +183,10 @@ def compare(
 
 def compared(web: WebContext, slug: str, old_number: int, new_number: int) -> dict[str, Any]:
     """Decompress two versions and diff them: the one page that does real work per request."""
-    old, new = web.repo.version(slug, old_number), web.repo.version(slug, new_number)
+    old, new = (
+        web.repo.history.version(slug, old_number),
+        web.repo.history.version(slug, new_number),
+    )
     if old is None or new is None:
         missing = old_number if old is None else new_number
         raise HTTPException(404, f"{slug!r} has no version {missing}.")
@@ -205,7 +208,7 @@ def compared(web: WebContext, slug: str, old_number: int, new_number: int) -> di
 def version(request: Request, slug: str, number: int) -> Response:
     web = context(request)
     doc = page_or_404(web, slug)
-    found = web.repo.version(slug, number)
+    found = web.repo.history.version(slug, number)
     if found is None:
         raise HTTPException(404, f"{doc.name} has no version {number}.")
     return version_page(web, doc, found, at=None)
@@ -237,7 +240,7 @@ def at_day(request: Request, slug: str, day: str) -> Response:
     doc = page_or_404(web, slug)
     when = parse_day(day)
     end = datetime.combine(when, time.max, UTC)
-    found = web.repo.version_at(slug, end)
+    found = web.repo.history.version_at(slug, end)
     if found is None:
         raise HTTPException(404, f"No version of {doc.name} had been recorded by {when}.")
     return version_page(web, doc, found, at=when)

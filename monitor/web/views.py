@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.extract.document import parse_line
+from storage.vocab import SIGNIFICANCE_LEVELS
 
-SIGNIFICANCES = ("cosmetic", "minor", "substantive")
+SIGNIFICANCES = SIGNIFICANCE_LEVELS
 KIND_LABELS = {"added": "Added", "removed": "Removed", "modified": "Changed", "moved": "Moved"}
 BLOCK_LABELS = {"heading": "heading", "paragraph": "paragraph", "item": "list item", "row": "row"}
 CHIP_COLOURS = 6

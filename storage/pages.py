@@ -1,0 +1,67 @@
+"""The watched pages: synced from the configuration, listed with their last check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from storage.base import Store, aware, require
+from storage.checks import last_checks
+from storage.models import Page, Version
+from storage.values import PageOut, PageSpec
+from storage.vocab import FETCHERS
+
+
+class PageStore(Store):
+    """Pages by slug."""
+
+    def sync_pages(self, specs: Sequence[PageSpec], now: datetime) -> None:
+        """Insert or update pages by slug; pages no longer configured become inactive."""
+        wanted = {spec.slug: spec for spec in specs}
+        if len(wanted) != len(specs):
+            raise ValueError("duplicate page slugs in sync_pages")
+        for spec in specs:
+            require(spec.fetcher, FETCHERS, "fetcher")
+        aware(now, "now")
+        with self._write.begin() as s:
+            existing = {page.slug: page for page in s.scalars(select(Page))}
+            for spec in specs:
+                page = existing.get(spec.slug)
+                if page is None:
+                    page = Page(slug=spec.slug, created_at=now)
+                    s.add(page)
+                page.name, page.url, page.fetcher = spec.name, spec.url, spec.fetcher
+                page.rules_hash, page.active = spec.rules_hash, True
+            for slug, page in existing.items():
+                if slug not in wanted:
+                    page.active = False
+
+    def page(self, slug: str) -> PageOut | None:
+        found = self._pages(Page.slug == slug)
+        return found[0] if found else None
+
+    def pages(self) -> list[PageOut]:
+        """Every page ever configured, active or not, by slug."""
+        return self._pages(None)
+
+    def _pages(self, where: Any) -> list[PageOut]:
+        counts = (
+            select(Version.page_id, func.count().label("n")).group_by(Version.page_id).subquery()
+        )
+        query = (
+            select(Page, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.page_id == Page.id)
+            .order_by(Page.slug)
+        )
+        if where is not None:
+            query = query.where(where)
+        with self._read() as s:
+            rows = s.execute(query).all()
+            last = last_checks(s, [page.id for page, _ in rows])
+        return [
+            PageOut(p.slug, p.name, p.url, p.fetcher, p.rules_hash, p.active, n, last.get(p.slug))
+            for p, n in rows
+        ]
