@@ -28,7 +28,9 @@ _FLAG_LABELS = {
     "negation_flip": "a negation flipped",
     "modal_change": "a modal verb changed",
     "date_change": "the effective date changed",
+    "notice": "a notice of an update was added or removed",
     "moved": "text moved",
+    "reverted": "the text went back to an older version",
 }
 _CHANGE_KINDS = ("change", "test")
 

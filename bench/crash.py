@@ -11,7 +11,8 @@ stops changing, the daemon runs once more until its outbox is empty and is stopp
 deliveries a kill left claimed are sent once their lease has run out. Then the database and the
 receivers are checked: `PRAGMA integrity_check` is ok, version numbers have no gaps, no version
 is duplicated or half-written, every change has its alert and every alert reached both receivers
-at least once (a repeat carries the same idempotency key). tests/test_crash.py runs a 20-kill round.
+at least once (a repeat carries the same idempotency key). tests/scenarios/test_crash.py runs a
+20-kill round.
 """
 
 from __future__ import annotations

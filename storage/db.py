@@ -9,15 +9,19 @@ itself (the documented "do_begin" recipe), so DDL is transactional and a writer 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:  # Alembic is imported only when a migration runs: every command starts faster
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD = "0005"
+"""The newest migration (a test checks it is Alembic's head): a database already there needs no
+Alembic at all."""
 
 BEGIN_OPTION = "policywatch_sqlite_begin"
 """Execution option naming the SQLite BEGIN mode of a connection ("DEFERRED" or "IMMEDIATE")."""
@@ -72,18 +76,29 @@ def upgrade(engine_or_url: Engine | str) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Bring the schema up to date; safe to call before every command."""
-    upgrade(engine)
+    """Bring the schema up to date; safe to call before every command. A database at HEAD is
+    known from one query, without loading Alembic."""
+    try:
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table yet
+        version = None
+    if version != HEAD:
+        upgrade(engine)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration without an ini file: the packaged scripts, this connection."""
+    from alembic.config import Config
+
     config = Config()
     # ConfigParser interpolates "%", which a directory name may contain.
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
@@ -109,6 +124,8 @@ def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
             _pragma(connection, "foreign_keys=OFF")
         try:
             with connection.begin():
+                from alembic import command
+
                 step = command.downgrade if down else command.upgrade
                 step(alembic_config(connection), revision)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():

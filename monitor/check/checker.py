@@ -96,14 +96,9 @@ class CheckResult:
         return self.outcome not in ("failed", "pending")
 
 
-def rules_for(settings: Settings, doc: DocumentSettings) -> ExtractRules:
-    min_chars = doc.min_chars if doc.min_chars is not None else settings.guards.min_chars
-    return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
-
-
 def page_specs(settings: Settings) -> list[PageSpec]:
     return [
-        PageSpec(d.slug, d.name, d.url, d.fetcher, rules_for(settings, d).digest)
+        PageSpec(d.slug, d.name, d.url, d.fetcher, settings.rules(d).digest)
         for d in settings.documents
     ]
 
@@ -159,7 +154,7 @@ class Checker:
         before = await asyncio.to_thread(self._before, doc.slug)
         last = before.last_good
         order = fetch_order(doc.fetcher, last.fetcher if last else None)
-        rules = rules_for(self.settings, doc)
+        rules = self.settings.rules(doc)
 
         async def fetch(kind: str) -> FetchResult:
             if kind == "browser":
@@ -186,7 +181,7 @@ class Checker:
         self._prepared = True
         results = []
         for doc in self.settings.documents:
-            digest = rules_for(self.settings, doc).digest
+            digest = self.settings.rules(doc).digest
             if doc.slug in before and before[doc.slug] != digest:
                 result = self._reextract(doc)
                 if result is not None:
@@ -235,7 +230,7 @@ class Checker:
         base: VersionMeta | None = None
         if page is not None and isinstance(decision, New | Changed | Reverted):
             reverts_to = decision.to.number if isinstance(decision, Reverted) else None
-            digest = rules_for(self.settings, doc).digest
+            digest = self.settings.rules(doc).digest
             words = page.doc.words
             version = VersionIn(page.doc.text, sha or "", digest, words, reverts_to=reverts_to)
         if page is not None and isinstance(decision, Changed | Reverted):
@@ -327,7 +322,7 @@ class Checker:
             elapsed_ms=0.0,
             fetcher="stored",
         )
-        rules = rules_for(self.settings, doc)
+        rules = self.settings.rules(doc)
         try:
             new_doc = normalize_html(page_text(result) or "", rules, base_url=result.final_url)
         except ExtractError as exc:

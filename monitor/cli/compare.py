@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from monitor.analysis.assessment import SCHEMA, assess
@@ -19,8 +19,9 @@ from monitor.extract.document import Document
 from monitor.extract.html import normalize_html, normalize_text
 from monitor.extract.markdown import normalize_markdown
 from monitor.extract.rules import ExtractRules
-from monitor.fetch.acquire import acquire
-from monitor.fetch.http import FetchOptions, FetchResult, HttpFetcher
+
+if TYPE_CHECKING:  # the fetchers (httpx) load only when an input is a URL
+    from monitor.fetch.http import FetchOptions, FetchResult
 
 InputFormat = Literal["auto", "html", "markdown", "text"]
 
@@ -41,6 +42,8 @@ def is_url(source: str) -> bool:
 def read_source(source: str, options: FetchOptions | None = None) -> tuple[bytes, str | None]:
     """The bytes of a file or URL, and the content type when it came over HTTP."""
     if is_url(source):
+        from monitor.fetch.http import FetchOptions
+
         return asyncio.run(_fetch(source, options or FetchOptions(min_gap=0.0)))
     try:
         return Path(source).read_bytes(), None
@@ -49,6 +52,8 @@ def read_source(source: str, options: FetchOptions | None = None) -> tuple[bytes
 
 
 async def _fetch(url: str, options: FetchOptions) -> tuple[bytes, str | None]:
+    from monitor.fetch.http import HttpFetcher
+
     async with HttpFetcher(options) as fetcher:
         result = await fetcher.fetch(url)
     return result.body, result.content_type
@@ -91,6 +96,8 @@ def load(
     """One input as a Document. A URL read as HTML (`auto` or `html`) is acquired as `check`
     acquires a page (monitor.fetch.acquire): the same guards, content type included."""
     if is_url(source) and fmt in ("auto", "html"):
+        from monitor.fetch.http import FetchOptions
+
         return asyncio.run(_acquire(source, rules, options or FetchOptions(min_gap=0.0)))
     data, content_type = read_source(source, options)
     chosen = detect_format(source, data, content_type) if fmt == "auto" else fmt
@@ -98,6 +105,9 @@ def load(
 
 
 async def _acquire(url: str, rules: ExtractRules, options: FetchOptions) -> Document:
+    from monitor.fetch.acquire import acquire
+    from monitor.fetch.http import HttpFetcher
+
     def examine(result: FetchResult, text: str | None) -> Document:
         return normalize_html(text or "", rules, base_url=result.final_url)
 

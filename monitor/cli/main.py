@@ -168,10 +168,12 @@ def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser
 def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     import asyncio
 
-    from monitor.alerting.outbox import build_channels
+    from monitor.config import check_web_ready
     from monitor.daemon.runtime import open_store
 
-    build_channels(settings)  # a missing secret is a configuration error before anything runs
+    _channels_ready(settings)
+    if not args.once and not args.no_web:
+        check_web_ready(settings)  # before the database is written
     store = open_store(settings)
     if args.once:
         return _check_now(settings, store, [], out)
@@ -236,9 +238,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
     import asyncio
 
+    from monitor.config import check_web_ready
     from monitor.daemon.runtime import open_store
     from monitor.web.server import serve_web
 
+    check_web_ready(settings, host=args.host or settings.web.host)
     store = open_store(settings)
 
     async def serve() -> int:
@@ -256,18 +260,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, out: Console) -> int
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int:
-    from monitor.alerting.outbox import build_channels
     from monitor.daemon.runtime import open_store
 
     docs = _select(settings, args.slugs)
-    build_channels(settings)
+    _channels_ready(settings)
     return _check_now(settings, open_store(settings), docs, out)
 
 
+def _channels_ready(settings: Settings) -> None:
+    """A missing secret is a configuration error before anything runs (the channels' code is
+    loaded only when there are channels)."""
+    if settings.channels:
+        from monitor.alerting.outbox import build_channels
+
+        build_channels(settings)
+
+
 def _check_now(settings: Settings, store: Store, docs: list[DocumentSettings], out: Console) -> int:
-    docs = docs or list(settings.documents)
-    if not docs:
-        raise UsageError(f"{settings.path} watches no documents; add a [[documents]] table")
+    docs = docs or list(settings.documents)  # load() refuses a config with no documents
     import asyncio
 
     from monitor.cli import terminal

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from monitor.alerting.outbox import Attempt
-from monitor.analysis.topics import TopicRule
-from monitor.check.checker import CheckResult
-from monitor.cli.compare import changeset_document
-from monitor.cli.validate import ValidationReport
-from monitor.config import DocumentSettings
 from monitor.errors import UsageError
-from monitor.extract.document import Document
-from storage.repo import Repo
-from storage.values import VersionOut
+
+if TYPE_CHECKING:  # types only: importing them would cost every command a second of start-up
+    from monitor.alerting.outbox import Attempt
+    from monitor.analysis.topics import TopicRule
+    from monitor.check.checker import CheckResult
+    from monitor.cli.validate import ValidationReport
+    from monitor.config import DocumentSettings
+    from storage.repo import Repo
+    from storage.values import VersionOut
 
 OUTCOME_STYLE = {
     "new": "bold green",
@@ -189,6 +189,9 @@ def diff_versions(
     """The changeset document between two versions (default: the latest and the one before)."""
     after = resolve_version(repo, slug, new)
     before = resolve_version(repo, slug, old if old is not None else max(after.number - 1, 1))
+    from monitor.cli.compare import changeset_document
+    from monitor.extract.document import Document
+
     data = changeset_document(
         Document.from_text(before.text), Document.from_text(after.text), topics
     )

@@ -12,7 +12,6 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from monitor.check.checker import rules_for
 from monitor.config import DocumentSettings, Settings
 from monitor.daemon.runtime import fetch_options, make_browser
 from monitor.errors import CheckError
@@ -78,7 +77,7 @@ async def validate_documents(
     async with HttpFetcher(options) as http, make_browser(settings, options) as browser:
         reports = []
         for doc in docs:
-            rules = rules_for(settings, doc)
+            rules = settings.rules(doc)
 
             async def fetch(
                 kind: str, doc: DocumentSettings = doc, rules: ExtractRules = rules

@@ -36,6 +36,7 @@ from monitor.config.model import (
     WebSettings,
 )
 from monitor.errors import ConfigError
+from monitor.extract.rules import ExtractRules
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -77,6 +78,12 @@ class Settings:
 
     def interval(self, doc: DocumentSettings) -> float:
         return doc.every if doc.every is not None else self.schedule.every
+
+    def rules(self, doc: DocumentSettings) -> ExtractRules:
+        """The document's extraction rules (its selectors, and its minimum text length or the
+        default one): the one value extraction, the browser's wait and the fingerprint use."""
+        min_chars = doc.min_chars if doc.min_chars is not None else self.guards.min_chars
+        return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:

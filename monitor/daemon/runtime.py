@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from monitor.alerting.outbox import Outbox, build_channels
 from monitor.alerting.payloads import Alerting
 from monitor.check.checker import Checker
 from monitor.config import Settings
-from monitor.fetch.browser import BrowserFetcher
-from monitor.fetch.http import Clock, FetchOptions, HttpFetcher, SystemClock
+from monitor.fetch.http import Clock, FetchOptions, FetchResult, HttpFetcher, SystemClock
 from storage.db import ensure_schema, make_engine
 from storage.repo import Repo
+
+if TYPE_CHECKING:
+    from monitor.alerting.outbox import Outbox
+    from monitor.fetch.browser import BrowserFetcher
 
 
 def fetch_options(settings: Settings) -> FetchOptions:
@@ -49,15 +52,43 @@ def open_store(settings: Settings) -> Store:
 
 def make_browser(
     settings: Settings, options: FetchOptions, clock: Clock | None = None
-) -> BrowserFetcher:
+) -> LazyBrowser:
     """The browser fetcher, with the HTTP fetcher's identity (User-Agent, language, size cap)."""
-    return BrowserFetcher(
-        settings.browser,
-        user_agent=options.user_agent,
-        accept_language=options.accept_language,
-        clock=clock,
-        max_bytes=options.max_bytes,
-    )
+
+    def build() -> BrowserFetcher:
+        from monitor.fetch.browser import BrowserFetcher  # Playwright: only when a page needs it
+
+        return BrowserFetcher(
+            settings.browser,
+            user_agent=options.user_agent,
+            accept_language=options.accept_language,
+            clock=clock,
+            max_bytes=options.max_bytes,
+        )
+
+    return LazyBrowser(build)
+
+
+class LazyBrowser:
+    """The browser fetcher, built on the first page that needs it: a run whose pages all come
+    over plain HTTP never imports Playwright (nor launches Chromium, which the fetcher itself
+    defers too)."""
+
+    def __init__(self, build: Callable[[], BrowserFetcher]) -> None:
+        self._build = build
+        self._inner: BrowserFetcher | None = None
+
+    async def fetch(self, url: str, *, wait_for: Sequence[str] = ()) -> FetchResult:
+        if self._inner is None:
+            self._inner = self._build()
+        return await self._inner.fetch(url, wait_for=wait_for)
+
+    async def __aenter__(self) -> LazyBrowser:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 @asynccontextmanager
@@ -77,4 +108,6 @@ async def open_checker(
 
 def make_outbox(settings: Settings, store: Store) -> Outbox:
     """The outbox of the configured channels (secrets from the environment)."""
+    from monitor.alerting.outbox import Outbox, build_channels  # the channels load when used
+
     return Outbox(store.repo, settings, build_channels(settings))

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium found (install the Debian package `chromium`, or put it on PATH)",
 )
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ARGS = [
     "--disable-background-networking",
     "--disable-component-update",

@@ -29,7 +29,7 @@ from tests.smtpserver import SmtpServer
 from tests.support import document, write_config
 from tests.webhookreceiver import WebhookReceiver
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 SMTP_PASSWORD = "smtp-pa55word-Zq81"
 HOOK_SECRET = "hook-secret-Kx93"

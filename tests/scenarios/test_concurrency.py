@@ -33,7 +33,8 @@ from tests.sitegen import Section, policy_page, sample_policy
 from tests.support import document, write_config
 from tests.webhookreceiver import WebhookReceiver
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # real processes, tens of seconds
+ROOT = Path(__file__).resolve().parents[2]
 SLUGS = ("alpha", "beta", "gamma")
 LOCKED = ("database is locked", "database table is locked", "OperationalError")
 SERVING = re.compile(r"serving the history (?:at|on) (http://\S+)")
@@ -275,7 +276,6 @@ class Timeline:
         return Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@pytest.mark.slow
 def test_racing_checks_of_a_changing_page_record_each_change_once(tmp_path: Path) -> None:
     """Four `policywatch check` processes and the daemon check one page at once, round after
     round while it changes: each change is one version, compared with the version before it,

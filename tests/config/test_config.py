@@ -228,7 +228,7 @@ def test_durations() -> None:
 
 
 def test_shipped_config_is_valid_and_matches_the_starter() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     settings = config.load(root / "config.toml")
     assert {d.slug for d in settings.documents} >= {
         "facebook-privacy-policy",

@@ -19,11 +19,11 @@ from monitor.cli.main import main
 from monitor.extract.html import normalize_html
 from monitor.extract.rules import ExtractRules
 from monitor.web import create_app
+from tests.config.test_config import BAD as CONFIG_CASES
 from tests.pageserver import PageServer, Request, Response, Route
 from tests.sitegen import Section, noisy_page, render_sections, sample_policy
 from tests.smtpserver import SmtpServer
 from tests.support import document, harness, write_config
-from tests.test_config import BAD as CONFIG_CASES
 from tests.webhookreceiver import WebhookReceiver
 from tests.websupport import get
 

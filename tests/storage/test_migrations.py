@@ -79,3 +79,12 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == HEAD
+
+
+def test_head_is_alembics_head() -> None:
+    """ensure_schema() skips Alembic when the database is at HEAD: HEAD must be the newest."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD

@@ -20,8 +20,8 @@ from alerts import make_channel
 from alerts.base import DeliveryError
 from alerts.email import EmailChannel, EmailOptions
 from alerts.mbox import MboxChannel, MboxOptions
+from tests.alerting.test_render import change_payload, three_changes
 from tests.smtpserver import SmtpServer
-from tests.test_alerts_render import change_payload, three_changes
 
 NOW = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
 KEY = "3f2a9c0d1e"

@@ -32,7 +32,8 @@ from tests.sitegen import policy_page
 from tests.support import document, write_config
 from tests.webhookreceiver import Recorded, WebhookReceiver
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # real processes, tens of seconds
+ROOT = Path(__file__).resolve().parents[2]
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 WEB = 'jitter = "0s"\n[web]\nport = 0'  # the daemon serves its UI on a free port
 

@@ -23,7 +23,7 @@ from alerts.webhook import (
     parse_retry_after,
     verify_signature,
 )
-from tests.test_alerts_render import change_payload, many_changes, three_changes
+from tests.alerting.test_render import change_payload, many_changes, three_changes
 from tests.webhookreceiver import WebhookReceiver
 
 NOW = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)

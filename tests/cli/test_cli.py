@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +193,27 @@ def test_validate(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:
         and reports["policy"]["status"] == 200
     )
     assert reports["other"]["error"]["kind"] == "login_wall" and reports["other"]["hint"]
+
+
+def test_the_command_starts_without_the_heavy_libraries() -> None:
+    """`policywatch --help` imports none of the web, browser, database or parsing libraries:
+    each command imports what it uses (start-up cost is measured in bench/startup.py)."""
+    heavy = {
+        "fastapi",
+        "uvicorn",
+        "playwright",
+        "sqlalchemy",
+        "alembic",
+        "httpx",
+        "bs4",
+        "pydantic",
+    }
+    code = (
+        "import sys, contextlib, io\n"
+        "from monitor.cli.main import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not heavy & set(run.stdout.split()), run.stdout

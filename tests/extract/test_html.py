@@ -19,7 +19,7 @@ from monitor.extract.regions import Range, Selector
 from monitor.extract.rules import ExtractRules
 from tests import corpus
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 POLICY_URL = "https://www.facebook.com/privacy/policy/"
 HELP_URL = "https://www.facebook.com/help/1834920011/"
 HELP_RULES = ExtractRules(select=("article.hc-article",), remove=(".hc-feedback", ".hc-more-links"))

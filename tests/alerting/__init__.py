@@ -1,0 +1,1 @@
+"""Tests of monitor.alerting and alerts: payloads, channels and the outbox."""

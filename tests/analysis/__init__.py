@@ -1,0 +1,1 @@
+"""Tests of monitor.analysis: the differ, topics and significance."""

@@ -1,0 +1,1 @@
+"""Tests of monitor.check: one check of one document, decided and recorded."""

@@ -1,0 +1,1 @@
+"""Tests of monitor.config: the model of config.toml and its loading."""

@@ -1,0 +1,1 @@
+"""Tests of monitor.extract: decoding, regions, furniture, layout, guards, fingerprint, links."""

@@ -1,0 +1,1 @@
+"""Tests of monitor.fetch: HTTP, the browser and acquire()."""

@@ -1,0 +1,1 @@
+"""Tests of whole-program scenarios: faults, crashes, concurrency, bad input, secrets, real pages."""

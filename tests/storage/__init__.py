@@ -1,0 +1,1 @@
+"""Tests of storage: the tables, their stores, search and migrations."""

@@ -1,0 +1,1 @@
+"""Tests of monitor.web: the HTML pages, feeds and the JSON API."""
