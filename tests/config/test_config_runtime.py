@@ -77,3 +77,20 @@ def test_host_given_on_the_command_line(tmp_path: Path) -> None:
     config.check_web_ready(short, {})
     assert refusal(short, {}, host="192.0.2.7").key == "web.token"
     config.check_web_ready(short, {}, host="localhost")
+
+
+@pytest.mark.parametrize("command", [["run"], ["serve"]])
+def test_run_and_serve_refuse_a_missing_token_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    from monitor.cli.main import main
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[storage]\nurl = "sqlite:///pw.db"\n[web]\ntoken_env = "POLICYWATCH_NO_SUCH_TOKEN"\n'
+        '[[documents]]\nslug = "a"\nname = "A"\nurl = "https://example.org/a"\n'
+    )
+    assert main(["--config", str(path), *command]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "POLICYWATCH_NO_SUCH_TOKEN" in err
+    assert list(tmp_path.iterdir()) == [path]
