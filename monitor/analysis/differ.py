@@ -5,6 +5,7 @@ Pure functions, no I/O. Only changed blocks are diffed at word level, so a 300 K
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -484,6 +485,20 @@ def _similarity(text_a: str, text_b: str, bag_a: Counter[str], bag_b: Counter[st
         return 0.0  # too different in length for either measure; skip the counting
     overlap = (bag_a & bag_b).total()
     dice = 2 * overlap / (size_a + size_b)
-    if small >= CONTAINED_MIN_WORDS and overlap >= CONTAINED_SHARE * small:
+    if (
+        small >= CONTAINED_MIN_WORDS
+        and overlap >= CONTAINED_SHARE * small
+        and _held_in_order(text_a, text_b, small)
+    ):
         return max(dice, PAIR_THRESHOLD)
     return dice
+
+
+def _held_in_order(text_a: str, text_b: str, small: int) -> bool:
+    """Whether the shorter text's words appear, mostly in their order, in the longer one: the
+    rest of a paragraph that gained or lost a sentence, not common words scattered through an
+    unrelated one ("Allow the use of cookies on this browser?" is not in a paragraph on ads)."""
+    a, b = _WORD.findall(text_a.lower()), _WORD.findall(text_b.lower())
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    matcher = difflib.SequenceMatcher(None, short, long, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) >= CONTAINED_SHARE * small

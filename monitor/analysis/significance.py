@@ -22,7 +22,19 @@ from monitor.analysis.differ import Change, ChangeSet, diff_words
 from monitor.extract.document import parse_line
 from storage.vocab import SIGNIFICANCE_LEVELS, Significance
 
-Flag = Literal["negation_flip", "modal_change", "date_change", "notice", "moved"]
+Flag = Literal[
+    "negation_flip",
+    "modal_change",
+    "date_change",
+    "notice",
+    "moved",
+    "not_the_document",
+    "capture_scope",
+    "furniture",
+    "label",
+    "renamed",
+    "relinked",
+]
 Rename = tuple[str, str]
 
 
@@ -40,8 +52,10 @@ _TYPOGRAPHY = str.maketrans(
         "\u2026": "...",
     }
 )
-_LINK_TARGET = re.compile(r"(\[(?:\\.|[^\]\\])*\])\((?:[^()\s]|\([^()\s]*\))*\)")
-_FRAGMENT_TARGET = re.compile(r"(\[(?:\\.|[^\]\\])*\])\(#[^()\s]*\)")  # a link within the page
+_LINK_TARGET = re.compile(r"\[((?:\\.|[^\]\\])*)\]\((?:[^()\s]|\([^()\s]*\))*\)")
+_FRAGMENT_TARGET = re.compile(r"\[((?:\\.|[^\]\\])*)\]\(#[^()\s]*\)")  # a link within the page
+# The tail of a link whose opening bracket an extraction lost: "Ads](https://...)"
+_ORPHAN_TARGET = re.compile(r"\]\((?:https?://|#|/)(?:[^()\s]|\([^()\s]*\))*\)")
 _FOOTNOTE = re.compile(r"\\?\[\d{1,3}\\?\]")  # [4] or \[4\]: renumbered whenever a note is added
 _NUMBERING = re.compile(r"^\(?(?:\d{1,3}|[A-Za-z]|[ivxIVX]{1,5})[.)]\s+")
 _TRAILING = re.compile(r"[\s.;:,]+$")
@@ -85,6 +99,16 @@ _NOTICE = re.compile(
     re.I,
 )
 _NOTICE_WORDS = 40
+# A changelog line: the document saying what its update changed in it ("We've added information
+# about ...", "WhatsApp has made several updates to its Privacy Policy", "Nous avons précisé les
+# informations ..."): about the text, not about a practice.
+_CHANGELOG = re.compile(
+    r"^(?:we(?:'ve| have)|[A-Z]\w*(?: \w+)? (?:has|have)|nous avons)\s+(?:also\s+)?"
+    r"(?:added|updated|clarified|expanded|revised|removed|made|ajouté|mis à jour|précisé"
+    r"|clarifié|apporté|supprimé)\b.*\b(?:information|details|polic(?:y|ies)|terms|changes"
+    r"|updates|sections?|informations|politique|conditions|modifications)\b",
+    re.I,
+)
 _LABEL_WORDS = 3  # "Effective", "Last updated:", "Date de révision": a label beside a date
 _NEAR = 3  # characters between a label and its date (": ", " ")
 _LEVELS = SIGNIFICANCE_LEVELS
@@ -115,6 +139,115 @@ def renames(changeset: ChangeSet) -> frozenset[Rename]:
 
 RENAME_TIMES = 3
 
+SCOPE_BLOCKS = 50
+"""A capture-scope change adds (or removes) at least this many blocks..."""
+SCOPE_RUNS = 8
+"""...in at least this many separate runs spread through the document..."""
+SCOPE_OTHER_SIDE = 0.05
+"""...while removing (or adding) almost none: at most this share of as many blocks."""
+
+
+def capture_scope(changeset: ChangeSet) -> frozenset[str]:
+    """ "added" and/or "removed" when the blocks the change set adds (removes) are a change in
+    what the capture includes rather than an edit: many blocks, scattered through the document
+    in separate runs, with next to nothing taken away (put back) on the other side. That is the
+    shape of collapsible sections captured expanded, or no longer; of footnotes or examples an
+    extraction starts or stops reading; of a part of the page that did not load. An editor who
+    adds passages rewords around them; the blocks modified alongside are judged as usual."""
+    added = sorted(
+        c.new_index for c in changeset.changes if c.kind == "added" and c.new_index is not None
+    )
+    removed = sorted(
+        c.old_index for c in changeset.changes if c.kind == "removed" and c.old_index is not None
+    )
+    out = set()
+    for kind, mine, other in (("added", added, removed), ("removed", removed, added)):
+        if (
+            len(mine) >= SCOPE_BLOCKS
+            and _runs(mine) >= SCOPE_RUNS
+            and len(other) <= SCOPE_OTHER_SIDE * len(mine)
+        ):
+            out.add(kind)
+    return frozenset(out)
+
+
+REPEATS = 3
+"""A short line added (or removed) in this many places at once is page furniture..."""
+REPEATED_WORDS = 5
+"""...when it has at most this many words: "Return to top", "Play video", "Learn more"."""
+
+
+def repeated_furniture(changeset: ChangeSet) -> frozenset[str]:
+    """Short lines the change set adds, or removes, in REPEATS places or more: links and labels
+    a page repeats by the section (back to top, play video), never a sentence."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for change in changeset.changes:
+        line = change.after if change.kind == "added" else change.before
+        if change.kind in ("added", "removed") and line is not None:
+            counts[(change.kind, line)] += 1
+    return frozenset(
+        line
+        for (_, line), times in counts.items()
+        if times >= REPEATS
+        and len(_WORD.findall(cosmetic_form(parse_line(line)[1]))) <= REPEATED_WORDS
+    )
+
+
+def is_notice(text: str) -> bool:
+    """Whether `text` is a notice that the document was updated, few words long: a date with
+    update wording ("We updated our Privacy Policy on April 7, 2025. View our previous
+    policy."), or a changelog line ("We've added information about ...")."""
+    norm = cosmetic_form(text)
+    words = _WORD.findall(norm)
+    if not words or len(words) > _NOTICE_WORDS:
+        return False
+    return bool(_DATE.search(norm) and _NOTICE.search(norm)) or bool(_CHANGELOG.match(norm))
+
+
+def notice_edit(removed: str, added: str) -> bool:
+    """Whether an edit only takes an update notice out of a text or puts one in: once the words
+    both sides share at its ends are set aside, one side is empty and the other a notice."""
+    a, b = _trim_shared(removed.split(), added.split())
+    return not (a and b) and is_notice(" ".join(a or b))
+
+
+def is_label(text: str) -> bool:
+    """Whether `text` is an inline title, few words ending in a colon ("Undertaking research for
+    social good:"): it names what follows."""
+    norm = text.strip()
+    words = _WORD.findall(cosmetic_form(norm))
+    return (
+        0 < len(words) <= _TITLE_WORDS
+        and norm.endswith(":")
+        and norm[:1].isupper()
+        and not _SENTENCE_STOP.search(norm[:-1])
+    )
+
+
+_TITLE_WORDS = 8
+_SENTENCE_STOP = re.compile(r"[.;:!?](?:\s|$)")
+
+
+def label_edit(removed: str, added: str) -> bool:
+    """Whether an edit only takes an inline title off the front of a text or puts one on (once
+    the words both sides share at its ends are set aside, one side is empty and the other a
+    label): the row's words, and what they say, are the same."""
+    a, b = _trim_shared(removed.split(), added.split())
+    return not (a and b) and is_label(" ".join(a or b))
+
+
+def _trim_shared(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
+    while a and b and a[-1] == b[-1]:
+        a, b = a[:-1], b[:-1]
+    while a and b and a[0] == b[0]:
+        a, b = a[1:], b[1:]
+    return a, b
+
+
+def _runs(indices: list[int]) -> int:
+    """How many runs of consecutive numbers `indices` (sorted) holds."""
+    return sum(1 for i, n in enumerate(indices) if i == 0 or n != indices[i - 1] + 1)
+
 
 def significance_of(
     change: Change, *, has_topics: bool, renamed: frozenset[Rename] = frozenset()
@@ -132,11 +265,15 @@ def significance_of(
         # A link that now points elsewhere matters when the sentence is about a topic (an opt-out
         # form that moved), and is noise otherwise.
         retargeted = cosmetic_form(before, links=False) != cosmetic_form(after, links=False)
-        return ("minor" if retargeted and has_topics else "cosmetic"), ()
+        if retargeted and has_topics:
+            return "minor", ("relinked",)
+        return "cosmetic", ()
     dates = (_date_ranges(norm_before), _date_ranges(norm_after))
-    level, flags = 1, set[Flag]()
+    level, flags = 0, set[Flag]()
     for hunk in _hunks(norm_before, norm_after):
         if (hunk.removed.strip().lower(), hunk.added.strip().lower()) in renamed:
+            level = max(level, 1)
+            flags.add("renamed")
             continue  # a term renamed throughout: minor
         hunk_level, hunk_flags = _hunk_significance(hunk, norm_before, norm_after, dates)
         level = max(level, hunk_level)
@@ -152,8 +289,12 @@ def cosmetic_form(text: str, *, links: bool = True) -> str:
     if "&" in text:
         text = html.unescape(text)  # "&gt;" printed by a page that escaped twice
     text = text.translate(_TYPOGRAPHY)
-    text = _LINK_TARGET.sub(r"\1", text) if links else _FRAGMENT_TARGET.sub(r"\1", text)
-    text = " ".join(_FOOTNOTE.sub("", text).split())
+    text = _FOOTNOTE.sub("", text)
+    if links:  # a link is its words: "[Meta Products](...)" reads as "Meta Products"
+        text = _ORPHAN_TARGET.sub("", _LINK_TARGET.sub(r"\1", text)).replace("[", "")
+    else:
+        text = _FRAGMENT_TARGET.sub(r"\1", text)
+    text = " ".join(text.split())
     return _TRAILING.sub("", _NUMBERING.sub("", text))
 
 
@@ -161,14 +302,16 @@ def _block_significance(line: str, has_topics: bool) -> tuple[Significance, tupl
     kind, text, _ = parse_line(line)
     norm = cosmetic_form(text)
     words = _WORD.findall(norm)
-    if not words:
-        return "cosmetic", ()
+    if not words or all(w.isdigit() for w in words):
+        return "cosmetic", ()  # a footnote or list marker on a line of its own
     dates = _date_ranges(norm)
     if dates and len(words) - len(_words_within(norm, 0, dates)) <= 3:
         return "minor", ("date_change",)
-    if dates and len(words) <= _NOTICE_WORDS and _NOTICE.search(norm):
-        return "minor", ("notice",)  # "We updated our Privacy Policy on ...": a banner
-    if kind != "heading" and (len(words) >= 6 or has_topics):
+    if is_notice(norm):
+        return "cosmetic", ("notice",)  # "We updated our Privacy Policy on ...": a banner
+    if kind == "heading" or is_label(text):
+        return "minor", ("label",)  # names a section: what the section says carries the news
+    if len(words) >= 6 or has_topics:
         return "substantive", ()
     return "minor", ()
 
@@ -207,10 +350,15 @@ def _hunks(before: str, after: str) -> list[_Hunk]:
 def _hunk_significance(
     hunk: _Hunk, before: str, after: str, dates: tuple[list[tuple[int, int]], list[tuple[int, int]]]
 ) -> tuple[int, set[Flag]]:
-    """1 (minor) or 2 (substantive) for one hunk, with its flags."""
+    """0 (cosmetic: an update notice), 1 (minor) or 2 (substantive) for one hunk, with its
+    flags."""
     removed, added = _WORD.findall(hunk.removed), _WORD.findall(hunk.added)
     if not removed and not added:
         return 1, set()  # punctuation only
+    if notice_edit(hunk.removed, hunk.added):
+        return 0, {"notice"}  # an update banner run into the block, or taken out of it
+    if label_edit(hunk.removed, hunk.added):
+        return 0, {"label"}  # a row's inline title dropped: the row says what it said
     dated_removed = _words_within(hunk.removed, hunk.at_before, dates[0])
     dated_added = _words_within(hunk.added, hunk.at_after, dates[1])
     undated_removed = _content_words(_without(removed, dated_removed))
@@ -236,7 +384,7 @@ def _hunk_significance(
     if _name_like(removed, before, hunk.at_before, hunk.removed) and _name_like(
         added, after, hunk.at_after, hunk.added
     ):
-        return 1, set()  # a renamed product or setting
+        return 1, {"renamed"}  # a renamed product or setting
     return 2, set()
 
 
@@ -266,6 +414,12 @@ def _touches_date(hunk: _Hunk, dates: tuple[list[tuple[int, int]], list[tuple[in
         for start, end, ranges in edges
         for date_start, date_end in ranges
     )
+
+
+def flips_meaning(removed: str, added: str) -> bool:
+    """Whether an edit that removed `removed` and added `added` flips a negation or a modal verb:
+    it changes what the whole sentence around it commits to."""
+    return bool(_flips(_WORD.findall(removed), _WORD.findall(added)))
 
 
 def _flips(removed: list[str], added: list[str]) -> set[Flag]:

@@ -14,12 +14,22 @@ from functools import lru_cache
 from typing import Literal
 
 from monitor.analysis.differ import Change, Span
+from monitor.analysis.significance import cosmetic_form, flips_meaning, label_edit, notice_edit
 from monitor.errors import ConfigError
-from monitor.extract.document import parse_line
+from monitor.extract.document import Block, parse_line
 
-Where = Literal["added", "removed", "context"]
+Where = Literal["added", "removed", "context", "heading", "document"]
+Basis = Literal["words", "sentence", "heading", "document"]
 
-_WHERE_ORDER: dict[str, int] = {"added": 0, "removed": 1, "context": 2}
+_WHERE_ORDER: dict[str, int] = {"added": 0, "removed": 1, "context": 2, "heading": 3, "document": 4}
+_BASIS: dict[str, Basis] = {
+    "added": "words",
+    "removed": "words",
+    "context": "sentence",
+    "heading": "heading",
+    "document": "document",
+}
+_WORD_CHARS = re.compile(r"\w+")
 _JOINER = r"[\s\-\u2010\u2011]+"  # words of a phrase may be split by spaces or hyphens
 _BOUNDED = r"(?<!\w)(?:{})(?!\w)"
 
@@ -111,38 +121,83 @@ def compile_rules(rules: tuple[TopicRule, ...]) -> tuple[CompiledTopic, ...]:
 
 
 DEFAULT_TOPICS: tuple[TopicRule, ...] = (
+    # Training or improving AI models, and AI features that use people's data.
     TopicRule(
         "ai-training",
         terms=(
-            "artificial intelligence", "AI", "generative AI", "Meta AI", "machine learning",
+            "artificial intelligence", "AI", "AIs", "generative AI", "Meta AI", "machine learning",
             "deep learning", "large language model*", "LLM", "LLMs", "Llama", "neural network*",
-            "train*", "retrain*",
+            "train*", "retrain*", "fine-tun*", "chatbot*",
+            # French and Hindi, the other languages of the watched pages
+            "intelligence artificielle", "IA", "IA générative", "apprentissage automatique",
+            "apprentissage profond", "modèle* de langage", "एआई", "कृत्रिम बुद्धिमत्ता",
+            "मशीन लर्निंग",
         ),
-        patterns=(r"\b(?:language|foundation|generative|learning|AI|ML)\s+models?\b",),
-        exclude=("staff training", "employee training", "training for our employees"),
+        patterns=(
+            r"\b(?:language|foundation|generative|learning|AI|ML)\s+models?\b",
+            # "to improve our models", "develop and train the models behind ..."
+            r"\b(?:improv|train|develop|build|fine[\s-]?tun|evaluat)\w*\s+(?:and\s+\w+\s+)?"
+            r"(?:our|the|its|their|these|those)\s+(?:\w+\s+)?models?\b",
+            # "entraîner nos outils", "l'entraînement des modèles" (not "entraîner" = to cause)
+            r"\bentra[îi]n\w*\s+(?:\w+\s+){0,2}?(?:mod[èe]les?|outils|algorithmes?|syst[èe]mes?)\b",
+        ),
+        exclude=(
+            "staff training", "employee training", "training for our employees", "business model*",
+        ),
     ),
     TopicRule(
         "research",
         terms=(
             "research*", "study", "studies", "academic*", "scientific", "scholar*",
             "experiment*", "innovation",
+            "recherche", "recherches", "chercheur*", "chercheuse*", "universitaire*",
+            "scientifique*", "शोध", "अनुसंधान", "शोधकर्ता*",
+        ),
+        # "recherche" is also a search, and "rechercher" always is: a search bar or history is
+        # not research. Neither is a kind of organisation that data comes from ("datasets from
+        # research institutions").
+        exclude=(
+            "research institution*", "research organi*", "research group*",
+            "barre de recherche", "historique de recherche", "historique des recherches",
+            "moteur de recherche", "moteurs de recherche", "résultats de recherche",
+            "vos recherches",
         ),
     ),
+    # Interaction telemetry (rubric): keystrokes, typing rhythm, mouse or cursor movement,
+    # clicks, taps, scrolling, swipes, hovering, dwell or pause times; not generic activity,
+    # not the content people type or send.
     TopicRule(
         "behavioral-data",
         terms=(
-            "keystroke*", "keypress*", "typing rhythm*", "typing pattern*", "typing speed",
-            "typing cadence",
-            "clicks", "taps", "swipes", "scrolling", "scrolls", "hovering", "hover",
-            "dwell time", "how you interact with", "interaction data", "behavioral data",
+            "keystroke*", "keypress*", "key press*", "typing rhythm*", "typing pattern*",
+            "typing speed", "typing cadence", "clicks", "taps", "swipes", "scrolling", "scrolls",
+            "hovering", "dwell time*", "interaction signals", "behavioral data",
             "behavioural data",
+            "frappe* au clavier", "défilement", "माउस",
         ),
         patterns=(
             # "mouse movements", "cursor or pointer movements", "your mouse is moving"
             r"\b(?:mouse|cursor|pointer)(?:\s+(?:or|and)\s+(?:mouse|cursor|pointer))?"
             r"\s+(?:(?:is|are)\s+)?mov(?:e|es|ed|ing|ements?)\b",
+            r"\b(?:mouse|cursor|pointer|trackpad)\s+(?:motion|position|activity|events?)s?\b",
+            # "how you move your cursor", "where people move the mouse"
+            r"\b(?:how|where|when)\s+(?:you|people|users|they)\s+mov(?:e|es)\s+"
+            r"(?:your|their|the)\s+(?:mouse|cursor|pointer)\b",
+            # "the rhythm of your typing", "the speed at which you type"
+            r"\b(?:rhythm|speed|cadence|pace|timing|pattern)s?\s+(?:of|at\s+which)\s+"
+            r"(?:your\s+|you\s+|their\s+|people\s+)?(?:typ\w*|keystrokes?)\b",
+            r"\bhow\s+(?:far|fast|quickly|long)\s+(?:you|people|users|they)\s+"
+            r"(?:scroll|type|hover|pause)\w*\b",
+            # "whether you are typing", "pausing typing", "typing indicators": a state the app
+            # reads from the keyboard, not what was typed
+            r"\bwhether\s+(?:you|someone|people|users|they|a\s+person)\s+(?:are|is)\s+"
+            r"(?:typing|scrolling|hovering|clicking|tapping|swiping)\b",
+            r"\b(?:paus\w*|stop\w*)\s+typing\b|\btyping\s+(?:indicators?|status)\b",
+            # "si votre souris bouge", "les mouvements de la souris"
+            r"\bsouris\s+(?:bouge|se\s+d[ée]place)\w*",
+            r"\b(?:mouvements?|d[ée]placements?)\s+(?:de\s+(?:la|votre)\s+|du\s+)(?:souris|curseur)\b",
         ),
-        exclude=("click here", "tap here", "hover over the", "scroll down to"),
+        exclude=("click here", "tap here", "hover over the", "scroll down to", "scroll to the"),
     ),
     TopicRule(
         "opt-out-controls",
@@ -151,10 +206,14 @@ DEFAULT_TOPICS: tuple[TopicRule, ...] = (
             "Privacy Centre", "settings", "control",
             "controls", "turn off", "turn it off", "unsubscribe", "delete", "deletion",
             "your choices",
+            "paramètres", "vous opposer", "opposition", "droit d’opposition",
+            "droit d'opposition", "désactiver", "supprimer", "suppression", "vos choix",
+            "Espace Comptes", "Centre de confidentialité", "सेटिंग*", "आपत्ति",
         ),
         patterns=(
             r"\baccounts?\s+cent(?:er|re)\b",
             r"\bwithdraw\w*\s+(?:your\s+)?consent\b",
+            r"\bretirer\s+(?:votre\s+)?consentement\b",
             r"\bform\b(?!\s+of\b)",
         ),
     ),
@@ -175,23 +234,62 @@ DEFAULT_TOPICS: tuple[TopicRule, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Why a change carries a topic: the matched words and the sentence they sit in."""
+    """Why a change carries a topic, strongest first by `basis`:
+
+    - `words`: the term is in the words the change added or removed (`where` says which);
+    - `sentence`: the term is in a sentence whose wording the change altered (not only a number,
+      a footnote mark, punctuation or typography);
+    - `heading`: the term is in a heading the change sits under ("a change under an AI section
+      concerns AI"), or in the lines that lead into the list it is an item of ("Develop and
+      improve AI ...: Information categories we use:"); `sentence` holds that line;
+    - `document`: the document is declared to be about the topic (`topics` in its config).
+    """
 
     topic: str
     term: str
     where: Where
     sentence: str
 
+    @property
+    def basis(self) -> Basis:
+        return _BASIS[self.where]
 
-def find_evidence(change: Change, topics: Sequence[CompiledTopic]) -> tuple[Evidence, ...]:
-    """The evidence for each topic the change touches, in rule order."""
+
+def find_evidence(
+    change: Change,
+    topics: Sequence[CompiledTopic],
+    document_topics: Sequence[str] = (),
+    leads: Sequence[str] = (),
+    *,
+    under_headings: bool = True,
+) -> tuple[Evidence, ...]:
+    """The evidence for each topic the change touches, in rule order: its changed words, else
+    the sentences its wording altered, else what it sits under (its lead-in lines, `leads`,
+    nearest first, then its headings unless it is not `under_headings`: a footnote's body that
+    the page prints after a section), else the document's declared topics."""
     before = _Text(parse_line(change.before)[1] if change.before is not None else "")
     after = _Text(parse_line(change.after)[1] if change.after is not None else "")
     edits = _Edits.from_change(change, after)
+    if edits.trivial:
+        return ()
     found: list[Evidence] = []
     for topic in topics:
-        found.extend(_topic_evidence(topic, before, after, edits))
+        evidence = _topic_evidence(topic, before, after, edits)
+        if not evidence and change.kind != "moved":
+            section = change.section if under_headings else ()
+            evidence = _heading_evidence(topic, (*section, *reversed(leads)))
+        if not evidence and topic.name in document_topics and change.kind != "moved":
+            evidence = [Evidence(topic.name, topic.name, "document", "")]
+        found.extend(evidence)
     return tuple(found)
+
+
+def _heading_evidence(topic: CompiledTopic, section: Sequence[str]) -> list[Evidence]:
+    for heading in reversed(section):  # the nearest heading first
+        hits = _Text(heading).hits(topic)
+        if hits:
+            return [Evidence(topic.name, hits[0][2], "heading", heading)]
+    return []
 
 
 class _Text:
@@ -204,6 +302,17 @@ class _Text:
         self.sentences = split_sentences(text)
         self.starts = [start for start, _ in self.sentences]
         self.urls = [m.span() for m in _URL.finditer(text)]
+
+    def link_of(self, point: tuple[int, int]) -> tuple[int, int]:
+        """`point`, widened to the whole link when it lies in a link's target: a form that now
+        lives elsewhere is an edit of the link's words ("[this page](...)"), however long the
+        address."""
+        start, end = point
+        for u_start, u_end in self.urls:
+            if u_start <= start and end <= u_end and self.text.startswith("](", u_start):
+                opening = self.text.rfind("[", 0, u_start)
+                return (opening if opening >= 0 else start), end
+        return point
 
     def sentence_at(self, pos: int) -> int:
         return max(bisect_right(self.starts, pos) - 1, 0)
@@ -226,6 +335,13 @@ class _Text:
         return self.text[start:end]
 
 
+REACH = 40
+"""How far (in characters, about eight words) from an edit a term of its sentence still counts
+as what the edit is about: a legal-basis row can run one "sentence" over hundreds of words, and
+a footnote renumbered at its end says nothing about the words at its start. An edit that flips
+a negation or a modal verb reaches its whole sentence."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Edits:
     """Where a change edited its texts: removed ranges of `before`, added ranges of `after`, and
@@ -234,38 +350,97 @@ class _Edits:
     removed: tuple[tuple[int, int], ...]
     added: tuple[tuple[int, int], ...]
     touched: frozenset[int]
+    trivial: bool = False  # every edit is only typography, case or a footnote mark
+    points: tuple[tuple[int, int], ...] = ()  # where each edit sits in `after`
+    whole: frozenset[int] = frozenset()  # sentences whose commitment an edit flips
 
     @classmethod
     def from_change(cls, change: Change, after: _Text) -> _Edits:
         if change.kind == "moved":
-            return cls((), (), frozenset(range(len(after.sentences))))
-        removed, added, points = _edit_ranges(change.spans)
+            return cls((), (), frozenset(), trivial=True)
+        removed: list[tuple[int, int]] = []
+        added: list[tuple[int, int]] = []
+        points: list[tuple[int, int]] = []
         touched: set[int] = set()
-        for start, end in points:
-            touched.update(
-                range(after.sentence_at(start), after.sentence_at(max(end - 1, start)) + 1)
-            )
-        return cls(tuple(removed), tuple(added), frozenset(touched))
+        whole: set[int] = set()
+        hunks = _hunks(change.spans)
+        for hunk in hunks:
+            if hunk.trivial:
+                continue
+            removed.extend(hunk.removed)
+            added.extend(hunk.added)
+            start, end = after.link_of(hunk.point)
+            points.append((start, end))
+            sentences = range(after.sentence_at(start), after.sentence_at(max(end - 1, start)) + 1)
+            touched.update(sentences)
+            if flips_meaning(hunk.removed_text, hunk.added_text):
+                whole.update(sentences)
+        trivial = bool(hunks) and all(h.trivial for h in hunks)
+        return cls(
+            tuple(removed),
+            tuple(added),
+            frozenset(touched),
+            trivial,
+            tuple(points),
+            frozenset(whole),
+        )
+
+    def near(self, start: int, end: int) -> bool:
+        """Whether a term at start:end of `after` lies within REACH characters of an edit."""
+        return any(
+            p_start - REACH < end and start < p_end + REACH for p_start, p_end in self.points
+        )
 
 
-def _edit_ranges(
-    spans: Sequence[Span],
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
-    removed, added, points = [], [], []
+@dataclass(slots=True)
+class _Hunk:
+    """A run of edits between kept text: its ranges in each text, and whether it is trivial."""
+
+    removed: list[tuple[int, int]]
+    added: list[tuple[int, int]]
+    point: tuple[int, int]  # where it sits in the new text
+    removed_text: str = ""
+    added_text: str = ""
+
+    @property
+    def trivial(self) -> bool:
+        """Only typography, case or a footnote mark changed, or an update notice or an inline
+        title was run into the block or taken out of it (a link target is not trivial: an
+        opt-out form that moved concerns opt-out controls)."""
+        if _plain(self.removed_text) == _plain(self.added_text):
+            return True
+        return notice_edit(self.removed_text, self.added_text) or label_edit(
+            self.removed_text, self.added_text
+        )
+
+
+def _plain(text: str) -> str:
+    return " ".join(_WORD_CHARS.findall(cosmetic_form(text).casefold()))
+
+
+def _hunks(spans: Sequence[Span]) -> list[_Hunk]:
+    hunks: list[_Hunk] = []
+    current: _Hunk | None = None
     pos_before = pos_after = 0
     for op, text in spans:
         if op == "=":
+            current = None
             pos_before += len(text)
             pos_after += len(text)
-        elif op == "-":
-            removed.append((pos_before, pos_before + len(text)))
-            points.append((pos_after, pos_after))
+            continue
+        if current is None:
+            current = _Hunk([], [], (pos_after, pos_after))
+            hunks.append(current)
+        if op == "-":
+            current.removed.append((pos_before, pos_before + len(text)))
+            current.removed_text += text
             pos_before += len(text)
         else:
-            added.append((pos_after, pos_after + len(text)))
-            points.append((pos_after, pos_after + len(text)))
+            current.added.append((pos_after, pos_after + len(text)))
+            current.added_text += text
             pos_after += len(text)
-    return removed, added, points
+            current.point = (current.point[0], pos_after)
+    return hunks
 
 
 def _topic_evidence(
@@ -286,8 +461,8 @@ def _topic_evidence(
     return _unique(
         [
             Evidence(topic.name, term, "context", after.sentence(i))
-            for _, _, term, i in after_hits
-            if i in edits.touched
+            for start, end, term, i in after_hits
+            if i in edits.whole or (i in edits.touched and edits.near(start, end))
         ]
     )
 
@@ -314,7 +489,9 @@ def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_SENTENCE_END = re.compile(r"([.!?]+[\"'\u201d\u2019)\]]*)\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"([.!?]+[\"'\u201d\u2019)\]]*)\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])|(\s\|\s+)"
+)
 _ABBREVIATIONS = _word_set(
     "e.g. i.e. etc. inc. ltd. co. corp. mr. mrs. ms. dr. st. vs. no. approx. incl. cf. fig. "
     "jr. sr. ave. dept. est. jan. feb. mar. apr. jun. jul. aug. sep. sept. oct. nov. dec."
@@ -324,10 +501,16 @@ _INITIALS = re.compile(r"^(?:\w\.){2,}$")
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence: split after . ! ? followed by a space and a capital or digit,
-    except after abbreviations ("e.g.", "Inc.") and initials ("U.S.")."""
+    except after abbreviations ("e.g.", "Inc.") and initials ("U.S."), and between the cells of
+    a table row (" | "): each cell says its own thing."""
     out = []
     start = len(text) - len(text.lstrip())
     for m in _SENTENCE_END.finditer(text):
+        if m.group(2):  # a cell boundary
+            if m.start() > start:
+                out.append((start, m.start()))
+            start = m.end()
+            continue
         words = text[start : m.start() + 1].split()
         last = words[-1].lstrip("([\"'\u201c\u2018").lower() if words else ""
         if m.group(1) == "." and (last in _ABBREVIATIONS or _INITIALS.match(last)):
@@ -337,4 +520,47 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     end = len(text.rstrip())
     if start < end or not out:
         out.append((start, max(end, start)))
+    return out
+
+
+def under_headings(blocks: Sequence[Block], index: int) -> bool:
+    """Whether `blocks[index]` belongs to the section its headings name: not when a footnote's
+    label (a paragraph that is only a number, "28") stands between it and its heading. Pages
+    print footnote and pop-up bodies after the section that cites them; the data list of a
+    footnote printed after "Researching and innovating for social good" is not research."""
+    for block in reversed(blocks[:index]):
+        if block.kind == "heading":
+            return True
+        if _footnote_label(block):
+            return False
+    return True
+
+
+def _footnote_label(block: Block) -> bool:
+    return block.kind == "paragraph" and _FOOTNOTE_LABEL.fullmatch(block.text.strip()) is not None
+
+
+_FOOTNOTE_LABEL = re.compile(r"\[?\d{1,3}\]?")
+
+LEAD_REACH = 12
+"""How many blocks back `lead_lines` looks for what leads into a list item."""
+
+
+def lead_lines(blocks: Sequence[Block], index: int) -> list[str]:
+    """The lines that lead into the list item `blocks[index]`, nearest first: walking back over
+    the items of its list and of lists before it, the paragraphs that end in a colon (lead-ins,
+    "Information categories we use:") and the paragraph that opens the passage ("Develop and
+    improve AI at Meta."); a heading or a second opening paragraph ends the walk. Empty for a
+    block that is not a list item."""
+    if not 0 <= index < len(blocks) or blocks[index].kind != "item":
+        return []
+    out: list[str] = []
+    for block in reversed(blocks[max(index - LEAD_REACH, 0) : index]):
+        if block.kind == "heading" or _footnote_label(block):
+            break
+        if block.kind == "item":
+            continue
+        out.append(block.text)
+        if not block.text.rstrip().endswith(":"):
+            break  # the passage's opening line
     return out

@@ -137,6 +137,7 @@ CASES = [
         ("You can opt out at any time with [this page](https://help.example/choices/2).",),
         "minor",
         ("opt-out-controls",),
+        flags=("relinked",),
         evidence=(("opt-out-controls", "opt out", "context",
                    "You can opt out at any time with [this page](https://help.example/choices/2)."),),
     ),
@@ -153,6 +154,7 @@ CASES = [
         ("To opt out, open Your activity off Meta technologies and choose Disconnect.",),
         "minor",
         ("opt-out-controls",),
+        flags=("renamed",),
         evidence=(("opt-out-controls", "opt out", "context",
                    "To opt out, open Your activity off Meta technologies and choose Disconnect."),),
     ),
@@ -171,15 +173,13 @@ CASES = [
         "spelling",
         ("We share statistics with your organisation.",),
         ("We share statistics with your organization.",),
-        "minor",
-        ("data-sharing",),
+        "minor",  # a respelling: no topic (RUBRIC.md excludes typos from every topic)
     ),
     Case(
         "do-not-to-dont",
         ("We do not sell your data.",),
         ("We don\u2019t sell your data.",),
-        "minor",
-        ("data-sharing",),
+        "minor",  # a contraction says the same: no topic
     ),
     Case(
         "stopword-only",
@@ -250,7 +250,10 @@ CASES = [
         evidence=(("opt-out-controls", "object", "removed",
                    "You can object to this processing in your settings."),),
     ),
-    Case("ai-heading-added", (), ("### Generative AI",), "minor", ("ai-training",)),
+    # a heading names its section; what the section says carries the topics (RUBRIC.md's trap
+    # "a heading that appears only because extraction changed")
+    Case("ai-heading-added", (), ("### Generative AI",), "minor", flags=("label",)),
+    Case("inline-title-added", (), ("Developing AI at Meta:",), "minor", flags=("label",)),
     Case(
         "default-exclusion",
         (),
@@ -293,14 +296,14 @@ CASES = [
         "update-notice-banner-added",
         (),
         ("We updated this Privacy Policy on March 3, 2026. [Read the earlier policy](https://example.org/old).",),
-        "minor",
+        "cosmetic",  # a banner pointing to the update: furniture (RUBRIC.md)
         flags=("notice",),
     ),
     Case(
         "update-notice-banner-removed-fr",
         ("Nous avons mis à jour cette politique le 3 mars 2026. Consulter la version précédente.",),
         (),
-        "minor",
+        "cosmetic",
         flags=("notice",),
     ),
     Case(
@@ -351,6 +354,7 @@ CASES = [
         ("Your subscribers can see your posts.", "Subscribers may comment.", "Hide posts from subscribers."),
         ("Your followers can see your posts.", "Followers may comment.", "Hide posts from followers."),
         "minor",
+        flags=("renamed",),
     ),
     Case(
         "one-word-replaced-once-is-not-a-rename",
@@ -424,6 +428,7 @@ def test_json_has_the_shape_tools_read() -> None:
         "topic": "ai-training",
         "term": "AI models",
         "where": "added",
+        "basis": "words",
         "sentence": "We use posts to train AI models.",
     }
     assert (change["significance"], change["flags"]) == ("substantive", ["negation_flip"])
