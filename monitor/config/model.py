@@ -330,6 +330,7 @@ class DocumentSettings(_Section):
     fetcher: FetcherKind = "http"
     every: Interval | None = None
     min_chars: Annotated[int, Strict(), Field(ge=0)] | None = None
+    topics: tuple[Str, ...] = ()  # what the whole document is about (an AI product's terms)
     notes: Str = ""
 
     @field_validator("slug")
@@ -385,13 +386,15 @@ class Root(_Section):
         _no_duplicates([c.name for c in self.channels], "channels", "name")
         topics = {t.name for t in self.topics} if self.topics is not None else DEFAULT_TOPIC_NAMES
         slugs = {d.slug for d in self.documents}
+        known = ", ".join(sorted(topics))
+        for table, entries in (("documents", self.documents), ("channels", self.channels)):
+            for index, entry in enumerate(entries):
+                for topic in entry.topics:
+                    if topic not in topics:
+                        raise ValueError(
+                            f"{table}[{index}].topics: unknown topic {topic!r} (known: {known})"
+                        )
         for index, channel in enumerate(self.channels):
-            for topic in channel.topics:
-                if topic not in topics:
-                    known = ", ".join(sorted(topics))
-                    raise ValueError(
-                        f"channels[{index}].topics: unknown topic {topic!r} (known: {known})"
-                    )
             for slug in channel.documents:
                 if slug not in slugs:
                     raise ValueError(f"channels[{index}].documents: unknown document {slug!r}")

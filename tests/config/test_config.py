@@ -444,3 +444,30 @@ def test_format_duration() -> None:
     assert [
         config.format_duration(s) for s in (0, 0.25, 1, 60, 600, 3600, 86400, 365 * 86400, 90)
     ] == ["0s", "250ms", "1s", "1m", "10m", "1h", "1d", "365d", "90s"]
+
+
+def test_the_shipped_topics_are_the_built_in_ones() -> None:
+    """config.toml spells the built-in topics out for editing: the two must not drift apart."""
+    from monitor.analysis.topics import DEFAULT_TOPICS
+
+    root = Path(__file__).resolve().parents[2]
+    assert config.load(root / "config.toml").topics == DEFAULT_TOPICS
+
+
+def test_the_shipped_ai_product_pages_declare_their_topic() -> None:
+    """A change in an AI product's terms concerns AI even when its words name only the product."""
+    root = Path(__file__).resolve().parents[2]
+    settings = config.load(root / "config.toml")
+    declared = {d.slug: d.topics for d in settings.documents}
+    assert "ai-training" in declared["meta-ai-terms"]
+    assert "ai-training" in declared["meta-ai-terms-eu"]
+    assert declared["facebook-privacy-policy"] == ()  # a policy's topics come from its words
+
+
+def test_a_document_topic_must_be_a_known_topic(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[documents]]\nslug = "a"\nname = "A"\nurl = "https://example.org/a"\ntopics = ["ai-trianing"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"documents\[0\]\.topics: unknown topic"):
+        config.load(path)
