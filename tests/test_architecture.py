@@ -16,7 +16,7 @@ STAGES: dict[str, set[str]] = {
     "analysis": {"extract"},
     "config": {"extract", "analysis"},
     "fetch": {"config", "extract"},
-    "alerting": {"config", "analysis"},
+    "alerting": {"config", "extract", "analysis"},
     "check": {"config", "extract", "analysis", "fetch", "alerting"},
     "daemon": {"config", "fetch", "alerting", "check"},
     "web": {"config", "extract", "analysis", "fetch", "alerting"},

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Protocol
 
 from monitor.alerting.payloads import Alerting
@@ -64,6 +65,10 @@ from storage.values import (
     VersionMeta,
 )
 from storage.vocab import Outcome
+
+EARLIER_VERSIONS = 30
+"""How many versions before the one a change is diffed from are read to tell text a capture
+restores from new text (only for a capture that adds many scattered blocks)."""
 
 
 class Fetcher(Protocol):
@@ -204,6 +209,7 @@ class Checker:
                 observation = _extract_or_fail(observation)
             latest = state.latest
 
+            @cache  # decide() may need it twice (an error block, then a shrink)
             def latest_text() -> Document:
                 assert latest is not None
                 return Document.from_text(tx.version_text(latest.number))
@@ -235,7 +241,7 @@ class Checker:
             version = VersionIn(page.doc.text, sha or "", digest, words, reverts_to=reverts_to)
         if page is not None and isinstance(decision, Changed | Reverted):
             base = decision.base
-            change = self._change(tx, base, page.doc, decision)
+            change = self._change(tx, doc, base, page.doc, decision)
         check = CheckIn(
             started_at=started,
             finished_at=self.clock.now(),
@@ -286,10 +292,20 @@ class Checker:
         )
 
     def _change(
-        self, tx: CheckTx, base: VersionMeta, new: Document, decision: Changed | Reverted
+        self,
+        tx: CheckTx,
+        doc: DocumentSettings,
+        base: VersionMeta,
+        new: Document,
+        decision: Changed | Reverted,
     ) -> ChangeIn:
         old = Document.from_text(tx.version_text(base.number))
-        assessment = assess(old, new, self.settings.topics)
+
+        def earlier() -> Iterator[str]:  # read only for a capture that re-expands sections
+            for number in range(base.number - 1, max(base.number - EARLIER_VERSIONS, 0), -1):
+                yield from (b.line for b in Document.from_text(tx.version_text(number)).blocks)
+
+        assessment = assess(old, new, self.settings.topics, doc.topics, earlier)
         flags: list[str] = list(assessment.flags)
         if isinstance(decision, Reverted):
             flags = sorted({*flags, "reverted"})

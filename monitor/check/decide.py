@@ -15,6 +15,10 @@ Returning to an older text is told apart by what the checks saw since the latest
   goes out): a rollback;
 - a return after the page already showed another text since the latest version (it alternates,
   an A/B test) is a `flip`: no version, no alert.
+
+A capture that differs from the latest version by a new block that is only an error message
+("This page isn't available right now": a part of the page failed to load) is `failed`
+(error_page): when the page loads again it is unchanged, so nothing alerts either way.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Literal
 
 from monitor.errors import CheckError, ExtractError
 from monitor.extract.document import Document
-from monitor.extract.guards import not_the_document
+from monitor.extract.guards import error_blocks, no_new_error_block, not_the_document
 from storage.values import CheckOut, IncidentIn, PageState, VersionMeta
 
 PendingKind = Literal["shrink", "return"]
@@ -141,6 +145,11 @@ def decide(
     )
     if older is not None:
         return _return_to(state, older, sha)
+    if error_blocks(doc):  # a part of the page failed to load, unless the last version had it
+        try:
+            no_new_error_block(doc, latest_text())
+        except ExtractError as exc:
+            return Refused(exc)
     if doc.words < latest.words * guards.shrink_ratio:
         try:
             not_the_document(doc, latest_text(), shrink_ratio=guards.shrink_ratio)

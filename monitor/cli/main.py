@@ -129,6 +129,21 @@ def _add_history_commands(sub: argparse._SubParsersAction[_Parser], common: _Par
     )
     compare.add_argument("--select", action="append", default=[], metavar="CSS")
     compare.add_argument("--remove", action="append", default=[], metavar="CSS")
+    compare.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="a topic the whole document is about (an AI product's terms: --topic ai-training)",
+    )
+    compare.add_argument(
+        "--earlier",
+        action="append",
+        default=[],
+        metavar="FILE_OR_URL",
+        help="an earlier version of the page than OLD (repeatable), as check has its history: "
+        "text a capture restores is told from new text",
+    )
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
@@ -385,15 +400,29 @@ def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
 
 def cmd_compare(settings: Settings | None, args: argparse.Namespace, out: Console) -> int:
     from monitor.analysis.topics import DEFAULT_TOPICS
+    from monitor.cli.compare import SHRINK_RATIO
     from monitor.cli.compare import compare as compare_sources
     from monitor.extract.rules import ExtractRules
 
     topics = settings.topics if settings else DEFAULT_TOPICS
+    known = [t.name for t in topics]
+    for topic in args.topic:
+        if topic not in known:
+            raise UsageError(f"--topic {topic!r} is not a topic (known: {', '.join(known)})")
     try:
         rules = ExtractRules(select=tuple(args.select), remove=tuple(args.remove), min_chars=0)
     except ValueError as exc:  # a selector that does not parse is bad usage
         raise UsageError(str(exc)) from None
-    data = compare_sources(args.old, args.new, fmt=args.input_format, rules=rules, topics=topics)
+    data = compare_sources(
+        args.old,
+        args.new,
+        fmt=args.input_format,
+        rules=rules,
+        topics=topics,
+        document_topics=tuple(args.topic),
+        shrink_ratio=settings.guards.shrink_ratio if settings else SHRINK_RATIO,
+        earlier_sources=tuple(args.earlier),
+    )
     if args.json:
         _print_json(out, data)
     else:
@@ -451,15 +480,15 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> in
 
 def cmd_test_alert(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     from alerts import DeliveryError
-    from alerts.render import sample_payload
     from monitor.alerting.outbox import build_channels
+    from monitor.alerting.sample import sample_change_payload
 
     channels = build_channels(settings)
     if args.channel not in channels:
         known = ", ".join(channels) or "none configured"
         raise UsageError(f"unknown channel {args.channel!r} (known: {known})")
     now = datetime.now(UTC)
-    payload = {**sample_payload(), "kind": "test", "created_at": now.isoformat()}
+    payload = sample_change_payload(settings, now)  # assessed by the real code
     key = f"test-{uuid.uuid4().hex}"
     try:
         channels[args.channel].send(payload, idempotency_key=key, now=now)

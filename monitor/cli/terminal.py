@@ -203,7 +203,8 @@ def diff_view(data: dict[str, Any]) -> RenderableType:
     """A changeset document as coloured text grouped by section."""
     if data.get("error"):
         error = data["error"]
-        return Text(f"error ({error['kind']}): {error['message']}", style="bold red")
+        side = f", {error['side']} text" if error.get("side") else ""
+        return Text(f"error ({error['kind']}{side}): {error['message']}", style="bold red")
     parts: list[RenderableType] = [_diff_header(data)]
     section: list[str] | None = None
     for change in data["changes"]:

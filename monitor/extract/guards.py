@@ -21,7 +21,7 @@ from bs4 import BeautifulSoup
 from bs4.element import Tag
 
 from monitor.errors import ErrorKind, ExtractError
-from monitor.extract.document import Document
+from monitor.extract.document import Block, Document
 
 _SHELL_TEXT = 200
 _SHELL_SCRIPT_BYTES = 20_000
@@ -36,6 +36,10 @@ version has word for word (what is left of a policy that lost sections is verbat
 
 SAME_TITLE_WORDS = 100
 """...or when it keeps the document's title heading and still has this many words (a rewrite)."""
+
+FRAGMENT_WORDS = 25
+"""A shrunk capture with fewer words than this is a fragment (a title and little else), never
+the document, whatever it keeps."""
 
 _APOSTROPHE = "['\u2019]"
 # Families of wording, each written as the grammar of the phrase rather than a list of phrases,
@@ -178,6 +182,12 @@ def not_the_document(new: Document, old: Document, *, shrink_ratio: float) -> No
     """
     if not old.blocks or new.words >= old.words * shrink_ratio:
         return
+    if new.words < FRAGMENT_WORDS:
+        raise ExtractError(
+            "interstitial",
+            f"page is not the document: it shrank from {old.words:,} to {new.words:,} words, "
+            f"a title and little else",
+        )
     kept_lines = {block.line for block in old.blocks}
     total = sum(len(block.line) for block in new.blocks)
     kept = sum(len(block.line) for block in new.blocks if block.line in kept_lines)
@@ -190,6 +200,61 @@ def not_the_document(new: Document, old: Document, *, shrink_ratio: float) -> No
         f"page is not the document: it shrank from {old.words:,} to {new.words:,} words and "
         f"keeps {100 * kept // max(total, 1)}% of its text from the last version",
     )
+
+
+def no_new_error_block(new: Document, old: Document) -> None:
+    """Raise ExtractError("error_page") when `new` has a block its last version `old` did not,
+    which is nothing but an error message ("This page isn't available right now", "Something
+    went wrong"): one part of the page failed to load, so the capture is not the document.
+
+    Only a block that is little more than the message counts, and only a new one: a help page
+    that documents an error message keeps it from version to version.
+    """
+    suspects = error_blocks(new)
+    if not suspects:
+        return
+    kept = {block.line for block in old.blocks}
+    for block in suspects:
+        if block.line not in kept:
+            raise ExtractError(
+                "error_page",
+                f'page is not the document: a part of it is an error message ("{block.text}")',
+            )
+
+
+def error_blocks(doc: Document) -> list[Block]:
+    """The blocks of `doc` that are little more than an error message."""
+    out = []
+    for block in doc.blocks:
+        m = _ERROR_RE.search(block.text)
+        if m and len(block.text) <= len(m.group()) + _LEEWAY:
+            out.append(block)
+    return out
+
+
+def not_a_version_of(
+    new: Document, old: Document, *, shrink_ratio: float
+) -> tuple[str, ExtractError] | None:
+    """Whether one of two captures of a page is not the document, judged against the other:
+    ("new", error) for a capture that lost the text or shows an error block, ("old", error)
+    when it is the earlier capture (a page coming back from an error), else None.
+
+    `check` never keeps such a capture, so this tells `compare` what `check` would do. The old
+    side is held to firmer evidence (an error block, or a fragment: a title and little else),
+    since a text that grew into a rewrite keeps nothing of the old one either.
+    """
+    try:
+        no_new_error_block(new, old)
+        not_the_document(new, old, shrink_ratio=shrink_ratio)
+    except ExtractError as exc:
+        return "new", exc
+    try:
+        no_new_error_block(old, new)
+        if old.words < FRAGMENT_WORDS <= new.words:
+            not_the_document(old, new, shrink_ratio=shrink_ratio)
+    except ExtractError as exc:
+        return "old", exc
+    return None
 
 
 def _title(doc: Document) -> str:

@@ -399,7 +399,12 @@ def _walk(
 
 
 def normalize_html(
-    html: str | bytes, rules: ExtractRules, *, base_url: str, encoding: str | None = None
+    html: str | bytes,
+    rules: ExtractRules,
+    *,
+    base_url: str,
+    encoding: str | None = None,
+    guarded: bool = True,
 ) -> Document:
     """Extract the document from a page, or raise ExtractError saying why the page is not it.
 
@@ -407,7 +412,8 @@ def normalize_html(
     Inside it, chrome is dropped: scripts, forms, buttons, nav, aside, dialogs, consent banners,
     hidden elements, and header/footer unless they belong to a main, article or section. Each
     <br> outside headings and table cells ends a block (settings steps read one per line).
-    Guards, in order: challenge, login_wall, empty_shell, too_short.
+    Guards, in order: challenge, login_wall, empty_shell, too_short (none when not `guarded`:
+    `compare` reads a wall's text to say what it would have replaced).
     """
     text = decode_page(html, encoding) if isinstance(html, bytes) else html
     with warnings.catch_warnings():  # a page that opens with <?xml ...?> is still HTML to us
@@ -420,7 +426,8 @@ def normalize_html(
     if not regions:
         # A wall or a shell explains a miss better than the selector does.
         page = Document(with_paths(_walk([soup.body or soup], base_url, set(), set())), title)
-        guard(page, soup, min_chars=0)
+        if guarded:
+            guard(page, soup, min_chars=0)
         selectors = ", ".join(map(str, rules.select))
         raise ExtractError("selector_miss", f"selector {selectors!r} matched nothing on the page")
     skip, shown = removed_ids(regions, rules.remove), set[int]()
@@ -431,5 +438,6 @@ def normalize_html(
         skip |= furniture.skip
         shown |= furniture.shown
     doc = Document(with_paths(_walk(regions, base_url, skip, shown)), title)
-    guard(doc, soup, min_chars=rules.min_chars)
+    if guarded:
+        guard(doc, soup, min_chars=rules.min_chars)
     return doc
