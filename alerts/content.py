@@ -80,7 +80,10 @@ def document_name(payload: Mapping[str, Any]) -> str:
 
 
 def _change_phrase(change: Mapping[str, Any]) -> str:
-    topics = [topic_label(t) for t in items(change.get("topics")) if line(t)]
+    # The subject names the topics whose evidence is in the changed words or their heading,
+    # strongest first (`headline_topics`); older payloads have only `topics`.
+    named = change.get("headline_topics", change.get("topics"))
+    topics = [topic_label(t) for t in items(named) if line(t)]
     if topics:
         what = f"{join_words(topics)} language changed"
     else:

@@ -36,7 +36,7 @@ _ENV = Environment(
 
 
 def subject_of(payload: Mapping[str, Any], *, channel: str = "") -> str:
-    """`[policywatch] Facebook Privacy Policy: AI-training language changed (3 changes)`."""
+    """`[policywatch] Facebook Privacy Policy: ai-training language changed (3 changes)`."""
     return header_safe(SUBJECT_PREFIX + title_of(payload, channel=channel))
 
 

@@ -10,15 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-TOPIC_LABELS = {
-    "ai-training": "AI-training",
-    "research": "research",
-    "behavioral-data": "behavioural-data",
-    "behavioural-data": "behavioural-data",
-    "opt-out-controls": "opt-out-controls",
-    "data-sharing": "data-sharing",
+_WHERE = {
+    "added": "in the added words",
+    "removed": "in the removed words",
+    "context": "in the surrounding sentence",
+    "heading": "in the heading of its section",
 }
-_WHERE = {"added": "in the added words", "removed": "in the removed words"}
 _KIND_LABELS = {"added": "Added", "removed": "Removed", "modified": "Changed", "moved": "Moved"}
 # Control characters, line/paragraph separators and bidi overrides: in a header they inject
 # lines, in a body they fake lines or reorder what the reader sees.
@@ -123,8 +120,9 @@ def safe_url(value: object) -> str:
 
 
 def topic_label(name: object) -> str:
-    text = line(name)
-    return TOPIC_LABELS.get(text.lower(), text)
+    """A topic as the config names it (`ai-training`, `behavioral-data`): one spelling in the
+    config, the web, the alerts and the API."""
+    return line(name)
 
 
 def when(value: object) -> str:
@@ -220,12 +218,16 @@ def _trim(segment: Segment, *, after_change: bool, before_change: bool) -> Segme
 
 
 def evidence_of(change: Mapping[str, Any]) -> tuple[str, ...]:
-    """One line per matched term: `AI-training: "train" in the added words`."""
+    """One line per matched term: `ai-training: "train" in the added words`."""
     out: list[str] = []
     for item in items(change.get("topics")):
         evidence = mapping(item)
-        where = _WHERE.get(line(evidence.get("where")), "in the surrounding sentence")
-        text = f'{topic_label(evidence.get("topic"))}: "{line(evidence.get("term"))}" {where}'
+        where_key = line(evidence.get("where"))
+        if where_key == "document":
+            text = f"{topic_label(evidence.get('topic'))}: what the whole document is about"
+        else:
+            where = _WHERE.get(where_key, "in the surrounding sentence")
+            text = f'{topic_label(evidence.get("topic"))}: "{line(evidence.get("term"))}" {where}'
         if text not in out:
             out.append(text)
     return tuple(out)

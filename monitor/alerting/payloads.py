@@ -7,7 +7,7 @@ delivery per channel; `monitor.alerting.outbox` sends them later.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,60 @@ def matches(
     return not channel.topics or bool(set(channel.topics) & set(topics))
 
 
+_STRONG = {"words": 2, "heading": 1}
+_FLIPS = frozenset({"negation_flip", "modal_change"})
+
+
+def headline_topics(changes: Sequence[Mapping[str, Any]], order: Sequence[str] = ()) -> list[str]:
+    """The topics a subject names: those with evidence in the changed words or in the heading of
+    a change that is not cosmetic (and in the sentence of a change that flipped a negation or a
+    modal: "do not use ... to train" -> "may use ... to train" is about training), strongest
+    first (the most significant change that shows them, then words before headings, then how
+    many changes do, then the order of the topics in the config)."""
+    strength: dict[str, tuple[int, int, int]] = {}
+    for change in changes:
+        level = SIGNIFICANCE_ORDER.get(str(change.get("significance")), 0)
+        if level == 0:
+            continue
+        flipped = bool(_FLIPS & set(change.get("flags") or ()))
+        found: dict[str, int] = {}
+        for evidence in change.get("topics") or ():
+            kind = str(evidence.get("basis"))
+            basis = _STRONG.get(kind, 2 if flipped and kind == "sentence" else None)
+            if basis is not None:
+                topic = str(evidence.get("topic"))
+                found[topic] = max(found.get(topic, 0), basis)
+        for topic, basis in found.items():  # each change counts once per topic
+            best, strongest, count = strength.get(topic, (0, 0, 0))
+            strength[topic] = (max(best, level), max(strongest, basis), count + 1)
+    rank = {name: i for i, name in enumerate(order)}
+
+    def key(topic: str) -> tuple[int, int, int, int]:
+        best, kind, count = strength[topic]
+        return (-best, -kind, -count, rank.get(topic, len(rank)))
+
+    return sorted(strength, key=key)
+
+
+def most_significant_first(changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes, most significant first (in document order within a level)."""
+    return sorted(changes, key=lambda c: -SIGNIFICANCE_ORDER.get(str(c.get("significance")), 0))
+
+
+def top_flags(
+    changes: Sequence[Mapping[str, Any]], significance: str, flags: Sequence[str]
+) -> list[str]:
+    """The flags of the changes that make the change set's significance (a minor date change
+    beside a substantive one does not explain the substantive one), and `reverted`."""
+    found = {
+        str(flag)
+        for change in changes
+        if change.get("significance") == significance
+        for flag in change.get("flags") or ()
+    }
+    return sorted(found | ({"reverted"} & set(flags)))
+
+
 def period_end(digest: str, now: datetime, digest_hour: int) -> datetime:
     """When a digest channel's current period ends (the first attempt of its deliveries)."""
     if digest == "hourly":
@@ -99,6 +153,20 @@ class Alerting:
             for c in self.settings.channels
             if matches(c, doc.slug, change.significance, change.topics)
         ]
+        payload = self.change_payload(doc, change, previous=previous, version=version, at=at)
+        return self._alert("change", payload, channels, at)
+
+    def change_payload(
+        self,
+        doc: DocumentSettings,
+        change: ChangeIn,
+        *,
+        previous: VersionMeta,
+        version: int,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """The `policywatch.alert/1` payload of a change that made version `version`."""
+        ordered = most_significant_first(change.changeset)
         body = {
             "from_version": previous.number,
             "to_version": version,
@@ -106,18 +174,19 @@ class Alerting:
             "to_date": at.isoformat(),
             "significance": change.significance,
             "topics": list(change.topics),
-            "flags": list(change.flags),
+            "headline_topics": headline_topics(
+                change.changeset, [t.name for t in self.settings.topics]
+            ),
+            "flags": top_flags(change.changeset, change.significance, change.flags),
             "n_changes": len(change.changeset),
-            "changes": change.changeset[:MAX_CHANGES],
+            "changes": ordered[:MAX_CHANGES],
         }
         links = {
             "change": change_link(self.settings, doc.slug, version),
             "document": document_link(self.settings, doc.slug),
             "page": doc.url,
         }
-        return self._alert(
-            "change", _payload("change", doc, at, change=body, links=links), channels, at
-        )
+        return _payload("change", doc, at, change=body, links=links)
 
     def for_incident(
         self,

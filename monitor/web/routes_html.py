@@ -191,7 +191,8 @@ def compared(web: WebContext, slug: str, old_number: int, new_number: int) -> di
         missing = old_number if old is None else new_number
         raise HTTPException(404, f"{slug!r} has no version {missing}.")
     changeset = diff_documents(Document.from_text(old.text), Document.from_text(new.text))
-    assessment = classify(changeset, web.settings.topics)
+    doc = web.settings.document(slug)
+    assessment = classify(changeset, web.settings.topics, doc.topics if doc else ())
     data = assessment.to_json()
     changes = data["changes"]
     assert isinstance(changes, list)

@@ -85,7 +85,7 @@ def test_ai_training_change_reaches_email_and_webhook(
     [mail] = smtp.messages
     message = mail.message
     assert message["Subject"] == (
-        "[policywatch] Policy: AI-training and behavioural-data language changed (1 change)"
+        "[policywatch] Policy: ai-training and behavioral-data language changed (1 change)"
     )
     assert list(mail.rcpt_tos) == ["desk@example.org"]
     text = message.get_body(("plain",)).get_content()
@@ -138,7 +138,7 @@ def test_subscriptions_filter_by_topic_and_significance(tmp_path: Path, site: Pa
             cosmetic = h.check("policy")
             assert cosmetic.outcome == "changed"
             assert cosmetic.significance == "cosmetic"
-            # An AI-training change, not about research.
+            # An ai-training change, not about research.
             site.set("/policy", fresh_page(sample_policy(AI_SENTENCE_CHANGED)))
             assert h.check("policy").outcome == "changed"
             outbox.deliver_due(h.clock.now())

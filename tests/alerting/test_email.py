@@ -65,7 +65,7 @@ def test_message_arrives_with_both_parts_and_headers(server: SmtpServer) -> None
     message = received.message
     assert (
         message["Subject"]
-        == "[policywatch] Example Privacy Policy: AI-training language changed (3 changes)"
+        == "[policywatch] Example Privacy Policy: ai-training language changed (3 changes)"
     )
     assert message["From"] == "policywatch <alerts@watch.example.org>"
     assert message["To"] == "desk@example.org, editor@example.org"
@@ -272,8 +272,8 @@ def test_mbox_appends_each_alert(tmp_path: Path) -> None:
     finally:
         box.close()
     assert subjects == [
-        "[policywatch] First Policy: AI-training language changed (3 changes)",
-        "[policywatch] Second Policy: AI-training language changed (3 changes)",
+        "[policywatch] First Policy: ai-training language changed (3 changes)",
+        "[policywatch] Second Policy: ai-training language changed (3 changes)",
     ]
     assert keys == ["k1", "k2"]
 

@@ -174,13 +174,13 @@ SUBJECTS = [
     pytest.param(
         change_payload(["ai-training"], three_changes()),
         "",
-        "[policywatch] Example Privacy Policy: AI-training language changed (3 changes)",
+        "[policywatch] Example Privacy Policy: ai-training language changed (3 changes)",
         id="one-topic",
     ),
     pytest.param(
         change_payload(["ai-training", "research"], three_changes()),
         "",
-        "[policywatch] Example Privacy Policy: AI-training and research language changed "
+        "[policywatch] Example Privacy Policy: ai-training and research language changed "
         "(3 changes)",
         id="two-topics",
     ),
@@ -189,7 +189,7 @@ SUBJECTS = [
             ["behavioral-data", "opt-out-controls", "data-sharing"], three_changes()[:1]
         ),
         "",
-        "[policywatch] Example Privacy Policy: behavioural-data, opt-out-controls and data-sharing "
+        "[policywatch] Example Privacy Policy: behavioral-data, opt-out-controls and data-sharing "
         "language changed (1 change)",
         id="three-topics",
     ),
@@ -239,7 +239,7 @@ def test_change_text_marks_words_sections_and_evidence() -> None:
     heading = f"## Using your data{PATH_SEPARATOR}Model training"
     assert heading in text
     assert text.count(heading) == 1  # two changes, one heading
-    assert 'AI-training: "train" in the surrounding sentence' in text
+    assert 'ai-training: "train" in the surrounding sentence' in text
     assert "Versions: 3 (2026-10-01 06:00 UTC) → 4 (2026-11-23 09:00 UTC)" in flat(text)
     assert "Significance: substantive (a negation flipped)" in flat(text)
     assert f"View the full diff: {LINK}" in text
@@ -255,7 +255,7 @@ def test_change_html_marks_words_with_inline_styles() -> None:
         " train our models" in html
     )
     assert f'<a href="{LINK}"' in html
-    assert ">AI-training</span>" in html
+    assert ">ai-training</span>" in html
 
 
 @pytest.mark.parametrize(
@@ -352,7 +352,7 @@ def test_webhook_json_is_the_payload_plus_a_summary() -> None:
     assert {k: v for k, v in body.items() if k != "text"} == payload
     assert (
         body["text"]
-        == f"[policywatch] Example Privacy Policy: AI-training language changed (3 changes) {LINK}"
+        == f"[policywatch] Example Privacy Policy: ai-training language changed (3 changes) {LINK}"
     )
     json.dumps(body)  # serialisable as it is
 
@@ -369,7 +369,7 @@ def test_render_does_not_change_the_payload() -> None:
 def test_sample_payload_renders_three_topics() -> None:
     message = render(sample_payload(), idempotency_key="k")
     assert (
-        "AI-training, behavioural-data and opt-out-controls language changed (3 changes)"
+        "ai-training, behavioral-data and opt-out-controls language changed (3 changes)"
         in message.subject
     )
     assert "[-do not-]{+may+}" in message.text

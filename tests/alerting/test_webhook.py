@@ -55,7 +55,7 @@ def test_signed_body_verifies_on_the_receiver_side() -> None:
     body = json.loads(request.body)
     assert body == {**payload(), "text": body["text"]}
     assert body["text"].startswith(
-        "[policywatch] Politique de confidentialité: AI-training language"
+        "[policywatch] Politique de confidentialité: ai-training language"
     )
     assert request.body == encode_body(body)  # compact, sorted, UTF-8: the exact bytes signed
     assert "confidentialité".encode() in request.body

@@ -40,7 +40,7 @@ def test_each_stage_of_the_demo_is_reported_as_it_should(tmp_path: Path) -> None
     subjects = [m["Subject"] for m in box]
     box.close()
     assert len(subjects) == 5
-    assert "AI-training" in subjects[0] and "behavioural-data" in subjects[0]
+    assert "ai-training" in subjects[0] and "behavioral-data" in subjects[0]
     assert "checks failing" in subjects[3] and "working again" in subjects[4]
 
 
