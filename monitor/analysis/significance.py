@@ -237,9 +237,11 @@ def label_edit(removed: str, added: str) -> bool:
 
 
 def _trim_shared(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
-    while a and b and a[-1] == b[-1]:
+    """The words of `a` and `b` once those both share at their ends are set aside (a word
+    capitalised because a title before it went counts as shared)."""
+    while a and b and a[-1].casefold() == b[-1].casefold():
         a, b = a[:-1], b[:-1]
-    while a and b and a[0] == b[0]:
+    while a and b and a[0].casefold() == b[0].casefold():
         a, b = a[1:], b[1:]
     return a, b
 

@@ -185,6 +185,23 @@ def test_a_paragraph_that_gained_a_sentence_is_modified_not_replaced() -> None:
     )
 
 
+def test_common_words_scattered_through_another_paragraph_do_not_pair_it() -> None:
+    """A short line whose words all occur in a long paragraph, but out of order, is not what is
+    left of that paragraph: it is removed, and the paragraph added."""
+    short = "Allow the use of cookies on this browser?"
+    long = (
+        "On this page we explain the use of ads: we allow advertisers to reach people, and "
+        "browser settings, cookies and other tools decide which ads you see, of course."
+    )
+    old = doc("# A", short, "Cats sleep all afternoon.", "Tail.")
+    new = doc("# A", long, "Rivers flood in spring.", "Tail.")
+    kinds = sorted(c.kind for c in diff_documents(old, new).changes)
+    assert kinds == ["added", "added", "removed", "removed"]
+    kept = "Allow the use of cookies on this browser? You can change it later in your settings."
+    (change,) = diff_documents(doc("# A", short), doc("# A", kept)).changes
+    assert change.kind == "modified"  # the same words, in order: what is left of it
+
+
 OLD_USE = "We do not use the content of your private messages for advertising."
 NEW_USE = "We may use information about your clicks and scrolling for advertising and research."
 

@@ -265,3 +265,23 @@ def test_a_utf8_page_labelled_utf16_reads_as_its_bytes(h: Harness, site: PageSer
     )
     assert h.check("policy").outcome == "new"
     assert "Politique de confidentialité" in h.repo.history.latest_version("policy").text
+
+
+def test_a_section_replaced_by_an_error_message_is_a_check_error_not_a_version(
+    h: Harness, site: PageServer
+) -> None:
+    """One part of the page failed to load ("This content isn't available") while the rest came:
+    no version, no alert, and the whole page coming back is no news either."""
+    whole = sample_policy() * 2
+    site.set("/policy", fresh_page(whole))
+    assert h.check("policy").outcome == "new"
+    broken = sample_policy("This content isn't available right now.") + sample_policy()
+    site.set("/policy", fresh_page(broken))
+    for _ in range(3):  # confirmation never turns it into a version
+        result = h.check("policy")
+        assert (result.outcome, result.error_kind) == ("failed", "error_page")
+    site.set("/policy", fresh_page(whole))
+    back = h.check("policy")
+    assert (back.outcome, back.version) == ("unchanged", 1)
+    assert h.repo.history.version_count("policy") == 1
+    assert h.repo.history.changes("policy") == []

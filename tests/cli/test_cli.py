@@ -217,3 +217,73 @@ def test_the_command_starts_without_the_heavy_libraries() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert not heavy & set(run.stdout.split()), run.stdout
+
+
+def _md(path: Path, *blocks: str) -> str:
+    path.write_text("\n\n".join(blocks) + "\n")
+    return str(path)
+
+
+POLICY = ("# Data Policy", "## Our assistant")
+AI_PARAGRAPH = "We use the posts you make public to improve the models behind our assistant."
+CONTACT = ("## Contact", "Write to our privacy office by post or through the help center.")
+
+
+def test_compare_an_error_block_in_place_of_a_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A section replaced by an error message and back: neither side is a version of the page;
+    compare names the side, and still shows what was swapped and what it is about."""
+    good = _md(tmp_path / "good.md", *POLICY, AI_PARAGRAPH, *CONTACT)
+    broken = _md(tmp_path / "broken.md", *POLICY, "This page isn't available right now.", *CONTACT)
+    for old, new, side in ((good, broken, "new"), (broken, good, "old")):
+        code, out, _ = run(capsys, "compare", old, new, "--json")
+        data = json.loads(out)
+        assert code == 0 and data["outcome"] == "error"
+        assert (data["error"]["kind"], data["error"]["side"]) == ("error_page", side)
+        assert data["changes"] and data["significance"] == "cosmetic"
+        assert all("not_the_document" in c["flags"] for c in data["changes"])
+        assert "ai-training" in data["topics"]
+
+
+def test_compare_with_earlier_versions_tells_restored_text_from_new(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heads = [(f"## Topic {i}", f"Summary {i}: we hold records of kind {i}.") for i in range(60)]
+    details = [
+        f"Detail {i}: records of kind {i} are erased after {i + 1} months." for i in range(60)
+    ]
+    collapsed = [line for head in heads for line in head]
+    expanded = [line for head, d in zip(heads, details, strict=True) for line in (*head, d)]
+    fresh = "We train our AI models on the records above."
+    old = _md(tmp_path / "old.md", "# Records", *collapsed)
+    new = _md(tmp_path / "new.md", "# Records", *expanded, fresh)
+    seen = _md(tmp_path / "seen.md", "# Records", *expanded)  # the page once showed it all
+
+    code, out, _ = run(capsys, "compare", old, new, "--json")
+    data = json.loads(out)
+    assert (data["significance"], data["topics"]) == ("cosmetic", [])  # a capture change
+
+    code, out, _ = run(capsys, "compare", old, new, "--json", "--earlier", seen)
+    data = json.loads(out)
+    assert (data["significance"], data["topics"]) == ("substantive", ["ai-training"])
+    [edit] = [c for c in data["changes"] if c["significance"] == "substantive"]
+    assert fresh in edit["after"]
+
+    code, _, err = run(capsys, "compare", old, new, "--earlier", str(tmp_path / "missing.md"))
+    assert code == 2 and "missing.md" in err
+
+
+def test_compare_topic_declares_what_the_document_is_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _md(tmp_path / "a.md", "# Memory", "Memory is available in the United States.")
+    new = _md(tmp_path / "b.md", "# Memory", "Memory is available in the United States and Canada.")
+    code, out, _ = run(capsys, "compare", old, new, "--json")
+    assert json.loads(out)["topics"] == []
+    code, out, _ = run(capsys, "compare", old, new, "--json", "--topic", "ai-training")
+    data = json.loads(out)
+    assert data["topics"] == ["ai-training"]
+    assert data["changes"][0]["topics"][0]["basis"] == "document"
+    code, _, err = run(capsys, "compare", old, new, "--topic", "ai")
+    assert code == 2 and "'ai' is not a topic" in err
