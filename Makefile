@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,postgres]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -32,8 +32,13 @@ bench: $(STAMP)
 check: $(STAMP)
 	$(BIN)/policywatch check
 
+# The suite on SQLite, then the tests that touch the database again on a throwaway PostgreSQL
+# cluster (skipped, with one line, where PostgreSQL is not installed).
+PG_TESTS := tests/storage tests/check tests/alerting tests/web tests/cli tests/scenarios tests/config
+
 test: $(STAMP)
 	$(BIN)/pytest -q
+	$(BIN)/python -m tests.pg run -- $(BIN)/pytest -q $(PG_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

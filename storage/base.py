@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import writer
 
@@ -30,3 +32,12 @@ def aware(when: datetime, what: str) -> None:
 def require(value: str, allowed: frozenset[str], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r} (expected one of {sorted(allowed)})")
+
+
+def insert_or_skip(bind: Connection | Session, table: Any, unique: list[str]) -> Any:
+    """An INSERT into `table` that skips rows whose `unique` columns are already there
+    (ON CONFLICT DO NOTHING): two processes writing the same new row at once both succeed,
+    where a read then an insert would make one fail on PostgreSQL."""
+    name = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    dialect = postgresql if name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=unique)

@@ -19,9 +19,12 @@ if TYPE_CHECKING:  # Alembic is imported only when a migration runs: every comma
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0005"
+HEAD = "0006"
 """The newest migration (a test checks it is Alembic's head): a database already there needs no
 Alembic at all."""
+
+_LOCK = 0x706F6C6963790001
+"""The PostgreSQL advisory lock key migrations hold ("policy" + 1)."""
 
 BEGIN_OPTION = "policywatch_sqlite_begin"
 """Execution option naming the SQLite BEGIN mode of a connection ("DEFERRED" or "IMMEDIATE")."""
@@ -114,7 +117,8 @@ def _upgrade(engine: Engine) -> None:
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Upgrade (or with `down`, downgrade) to `revision`, in one transaction.
 
-    Two processes starting at once: the second waits for the first, then finds nothing to do.
+    Two processes starting at once: the second waits for the first (SQLite's write lock, or a
+    PostgreSQL advisory lock held for the transaction), then finds nothing to do.
     On SQLite, foreign keys are off while it runs (a batch migration rebuilds tables that other
     tables point to) and every reference is checked before it commits.
     """
@@ -124,6 +128,8 @@ def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
             _pragma(connection, "foreign_keys=OFF")
         try:
             with connection.begin():
+                if connection.dialect.name == "postgresql":  # one migrating process at a time
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
                 from alembic import command
 
                 step = command.downgrade if down else command.upgrade

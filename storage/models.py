@@ -205,6 +205,16 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Installation(Base):
+    """One row: this database's random id, part of every idempotency key and Message-ID, so a
+    new database or a second installation never repeats a key for a different alert."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(32))
+
+
 class SearchLine(Base):
     """A distinct canonical line (block) of any version, for phrase search (storage.search).
 

@@ -15,7 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from storage.base import Store, aware, require
-from storage.models import Alert, Delivery, Page
+from storage.models import Alert, Delivery, Installation, Page
 from storage.values import AlertIn, DeliveryOut, NotFound
 from storage.vocab import ALERT_KINDS
 
@@ -51,7 +51,9 @@ class OutboxStore(Store):
         self, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[DeliveryOut]:
         """Take the due deliveries for one attempt: each is pushed `lease` into the future in the
-        same transaction, so another process delivering at the same time does not take it too.
+        same transaction, so another process delivering at the same time does not take it too
+        (SQLite's write lock serialises the two; on PostgreSQL the rows are locked, and rows
+        another process is claiming are skipped: FOR UPDATE SKIP LOCKED).
         The attempt then records `delivery_sent` or `delivery_failed`."""
         aware(now, "now")
         with self._write.begin() as s:
@@ -60,6 +62,7 @@ class OutboxStore(Store):
                 .where(Delivery.status.in_(("pending", "failed")), Delivery.next_attempt_at <= now)
                 .order_by(Delivery.next_attempt_at, Delivery.id)
                 .limit(limit)
+                .with_for_update(skip_locked=True, of=Delivery)
             ).all()
             for row in rows:
                 row[0].next_attempt_at = now + lease
@@ -74,11 +77,13 @@ class OutboxStore(Store):
         aware(now, "now")
         with self._write.begin() as s:
             row = s.execute(
-                _delivery_query().where(
+                _delivery_query()
+                .where(
                     Delivery.id == delivery_id,
                     Delivery.status.in_(("pending", "failed")),
                     Delivery.next_attempt_at <= now,
                 )
+                .with_for_update(skip_locked=True, of=Delivery)
             ).first()
             if row is None:
                 return None
@@ -143,6 +148,9 @@ def add_alert(
     at: datetime,
 ) -> int:
     payload = {**alert.payload, "ids": ids} if ids is not None else alert.payload
+    installation = s.scalar(select(Installation.installation_id))
+    if installation is None:
+        raise RuntimeError("the database has no installation id: run `policywatch db upgrade`")
     row = Alert(
         kind=alert.kind,
         page_id=page_id,
@@ -160,13 +168,20 @@ def add_alert(
             status="pending",
             attempts=0,
             next_attempt_at=alert.due_at.get(channel, at),
-            idempotency_key=hashlib.sha256(f"{row.id}-{channel}".encode()).hexdigest(),
+            idempotency_key=idempotency_key(installation, row.id, channel),
             created_at=at,
         )
         for channel in alert.channels
     )
     s.flush()
     return row.id
+
+
+def idempotency_key(installation: str, alert_id: int, channel: str) -> str:
+    """The key of one alert's delivery to one channel, the same on every retry, never the same
+    for two alerts: the installation's random id makes keys of another database (or another
+    installation posting to the same receiver) different."""
+    return hashlib.sha256(f"{installation}-{alert_id}-{channel}".encode()).hexdigest()
 
 
 def _delivery_out(d: Delivery, kind: str, slug: str | None, payload: str) -> DeliveryOut:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.base import Store, aware, require
+from storage.base import Store, aware, insert_or_skip, require
 from storage.checks import last_checks
 from storage.models import Page, Version
 from storage.values import PageOut, PageSpec
@@ -27,12 +27,25 @@ class PageStore(Store):
             require(spec.fetcher, FETCHERS, "fetcher")
         aware(now, "now")
         with self._write.begin() as s:
+            if specs:  # two processes registering the same new slug at once both succeed
+                s.execute(
+                    insert_or_skip(s, Page, ["slug"]),
+                    [
+                        {
+                            "slug": spec.slug,
+                            "name": spec.name,
+                            "url": spec.url,
+                            "fetcher": spec.fetcher,
+                            "rules_hash": spec.rules_hash,
+                            "active": True,
+                            "created_at": now,
+                        }
+                        for spec in specs
+                    ],
+                )
             existing = {page.slug: page for page in s.scalars(select(Page))}
             for spec in specs:
-                page = existing.get(spec.slug)
-                if page is None:
-                    page = Page(slug=spec.slug, created_at=now)
-                    s.add(page)
+                page = existing[spec.slug]
                 page.name, page.url, page.fetcher = spec.name, spec.url, spec.fetcher
                 page.rules_hash, page.active = spec.rules_hash, True
             for slug, page in existing.items():

@@ -21,9 +21,12 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 from sqlalchemy.orm import aliased
 
 from storage import blobs
+from storage.base import insert_or_skip
 from storage.models import BlockSpan, Change, Page, SearchLine, Version
 
 FTS_TABLE = "search_lines_fts"
+TRIGRAM_INDEX = "ix_search_lines_trgm"
+"""On PostgreSQL: a pg_trgm GIN index on lower(text), which serves the LIKE '%word%' filters."""
 _CHUNK = 400  # bound parameters per IN (...): far below every database's limit
 _TOKEN = re.compile(r"[^\W_]+")  # FTS5's unicode61 splits on everything but letters and digits
 _LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*\)")
@@ -136,28 +139,38 @@ def version_added(conn: Connection, page_id: int, number: int, version_text: str
 
 
 def _line_ids(conn: Connection, lines: dict[bytes, str]) -> dict[bytes, int]:
-    """The search_lines id of each line, inserting (and indexing) the ones never seen before."""
-    ids: dict[bytes, int] = {}
-    for chunk in _chunks(list(lines)):
-        query = select(SearchLine.digest, SearchLine.id).where(SearchLine.digest.in_(chunk))
-        ids.update((row.digest, row.id) for row in conn.execute(query))
+    """The search_lines id of each line, inserting (and indexing) the ones never seen before.
+
+    Two pages (or two processes) meeting the same new line at once: the insert skips a digest
+    already there, and the ids are read back after it."""
+    ids = _known_ids(conn, list(lines))
     new = [d for d in lines if d not in ids]
     if not new:
         return ids
     fts = has_fts(conn)
     rows = [{"digest": d, "text": None if fts else lines[d]} for d in new]
     inserted = conn.execute(
-        insert(SearchLine).returning(
-            SearchLine.digest, SearchLine.id, sort_by_parameter_order=True
-        ),
+        insert_or_skip(conn, SearchLine, ["digest"]).returning(SearchLine.digest, SearchLine.id),
         rows,
-    )
-    ids.update((row.digest, row.id) for row in inserted)
-    if fts:
+    ).all()
+    mine = {row.digest: row.id for row in inserted}
+    ids.update(mine)
+    if fts and mine:
         conn.execute(
             text(f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (:id, :text)"),
-            [{"id": ids[d], "text": searchable(lines[d])} for d in new],
+            [{"id": i, "text": searchable(lines[d])} for d, i in mine.items()],
         )
+    missing = [d for d in new if d not in mine]  # written by another transaction meanwhile
+    if missing:
+        ids.update(_known_ids(conn, missing))
+    return ids
+
+
+def _known_ids(conn: Connection, digests: list[bytes]) -> dict[bytes, int]:
+    ids: dict[bytes, int] = {}
+    for chunk in _chunks(digests):
+        query = select(SearchLine.digest, SearchLine.id).where(SearchLine.digest.in_(chunk))
+        ids.update((row.digest, row.id) for row in conn.execute(query))
     return ids
 
 

@@ -12,6 +12,7 @@ from monitor import config
 from monitor.check.checker import CheckResult
 from monitor.config import Settings
 from monitor.daemon.runtime import Store, open_checker, open_store
+from tests.pg import database_url
 
 
 class ManualClock:
@@ -42,7 +43,7 @@ def write_config(tmp_path: Path, documents: str, extra: str = "") -> Path:
     path.write_text(
         f"""
 [storage]
-url = "sqlite:///{tmp_path / "pw.db"}"
+url = "{database_url(tmp_path)}"
 [fetch]
 min_gap = "0s"
 retries = 0

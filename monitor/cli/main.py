@@ -629,7 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # `--help` prints and exits in parse_args, before any command has imported anything.
         args = build_parser().parse_args(argv)
-        return _dispatch(args)
+        try:
+            return _dispatch(args)
+        finally:
+            if "monitor.daemon.runtime" in sys.modules:  # only if a command opened a store
+                sys.modules["monitor.daemon.runtime"].close_stores()
     except (ConfigError, UsageError) as exc:
         _print_error(f"policywatch: {exc}")
         return EXIT_USAGE

@@ -43,11 +43,22 @@ class Store:
     repo: Repo
 
 
+_OPENED: list[Engine] = []
+
+
 def open_store(settings: Settings) -> Store:
-    """The database at the configured URL, migrated to the current schema."""
+    """The database at the configured URL, migrated to the current schema; its connections are
+    closed by `close_stores` (the command line's end)."""
     engine = make_engine(settings.database_url)
+    _OPENED.append(engine)
     ensure_schema(engine)
     return Store(engine, Repo(engine))
+
+
+def close_stores() -> None:
+    """Close the connections of every store `open_store` opened in this process."""
+    while _OPENED:
+        _OPENED.pop().dispose()
 
 
 def make_browser(

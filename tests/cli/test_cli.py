@@ -13,6 +13,7 @@ import pytest
 
 from monitor.cli.main import main
 from tests.pageserver import PageServer, Response
+from tests.pg import rows
 from tests.sitegen import AI_SENTENCE_CHANGED, LOGIN_WALL, policy_page, sample_policy
 from tests.support import document, write_config
 
@@ -180,7 +181,9 @@ def test_init_writes_starter_config_once(
 
 def test_db_upgrade(cfg: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--config", cfg, "db", "upgrade")
-    assert code == 0 and "revision" in out and (tmp_path / "pw.db").exists()
+    assert code == 0 and "revision" in out
+    [(installation,)] = rows(tmp_path, "SELECT installation_id FROM installation")
+    assert len(str(installation)) == 32
 
 
 def test_validate(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from storage.db import ensure_schema, make_engine
 from storage.repo import Repo
 from storage.values import AlertIn
 from tests.pageserver import PageServer, Request, Response, Route
+from tests.pg import database_url, rows
 from tests.sitegen import Section, policy_page, sample_policy
 from tests.support import document, write_config
 from tests.webhookreceiver import WebhookReceiver
@@ -187,34 +187,32 @@ def test_check_and_the_web_ui_while_the_daemon_writes(
     assert not any(w in daemon.log for w in LOCKED), daemon.log
     assert reader is not None and reader.errors == []
     assert set(reader.statuses) == {200} and sum(reader.statuses.values()) > len(UiReader.PATHS)
-    _assert_nothing_lost(tmp_path / "pw.db", hook)
+    _assert_nothing_lost(tmp_path, hook)
 
 
-def _assert_nothing_lost(db_path: Path, hook: WebhookReceiver) -> None:
-    with sqlite3.connect(db_path) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        for slug in SLUGS:
-            numbers = [
-                n
-                for (n,) in db.execute(
-                    "SELECT v.number FROM versions v JOIN pages p ON p.id = v.page_id "
-                    "WHERE p.slug = ? ORDER BY v.number",
-                    (slug,),
-                )
-            ]
-            assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
-        sent = db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]
-        checks = dict(db.execute("SELECT outcome, count(*) FROM checks GROUP BY 1").fetchall())
-    db.close()
+def _assert_nothing_lost(tmp_path: Path, hook: WebhookReceiver) -> None:
+    for slug in SLUGS:
+        numbers = [
+            n
+            for (n,) in rows(
+                tmp_path,
+                "SELECT v.number FROM versions v JOIN pages p ON p.id = v.page_id "
+                "WHERE p.slug = :slug ORDER BY v.number",
+                slug=slug,
+            )
+        ]
+        assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    [(sent,)] = rows(tmp_path, "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+    checks = dict(rows(tmp_path, "SELECT outcome, count(*) FROM checks GROUP BY outcome"))
     keys = [r.headers["x-policywatch-delivery"] for r in hook.requests]
     # The daemon and `check` deliver from the same outbox: each delivery is claimed by one.
     assert len(keys) == len(set(keys)) == sent > 0
-    assert checks.get("failed", 0) == 0 and checks["changed"] >= 3
+    assert checks.get("failed", 0) == 0 and checks["changed"] >= 3  # type: ignore[operator]
 
 
 def test_two_processes_never_claim_the_same_delivery(tmp_path: Path) -> None:
     """Two outboxes (two engines: two processes' worth of connections) race for each delivery."""
-    url = f"sqlite:///{tmp_path / 'pw.db'}"
+    url = database_url(tmp_path)
     engines = [make_engine(url) for _ in range(2)]
     try:
         ensure_schema(engines[0])
@@ -325,19 +323,18 @@ def test_racing_checks_of_a_changing_page_record_each_change_once(tmp_path: Path
         finally:
             code = daemon.stop()
         assert code == 0, daemon.log
-        with sqlite3.connect(tmp_path / "pw.db") as db:
-            shas = [
-                sha for (sha,) in db.execute("SELECT text_sha256 FROM versions ORDER BY number")
-            ]
-            changes = db.execute(
-                "SELECT c.id, f.number, t.number FROM changes c "
-                "JOIN versions f ON f.id = c.from_version_id "
-                "JOIN versions t ON t.id = c.to_version_id ORDER BY t.number"
-            ).fetchall()
-            alerts = db.execute(
-                "SELECT change_id, payload FROM alerts WHERE kind = 'change' ORDER BY id"
-            ).fetchall()
-        db.close()
+        shas = [
+            sha for (sha,) in rows(tmp_path, "SELECT text_sha256 FROM versions ORDER BY number")
+        ]
+        changes = rows(
+            tmp_path,
+            "SELECT c.id, f.number, t.number FROM changes c "
+            "JOIN versions f ON f.id = c.from_version_id "
+            "JOIN versions t ON t.id = c.to_version_id ORDER BY t.number",
+        )
+        alerts = rows(
+            tmp_path, "SELECT change_id, payload FROM alerts WHERE kind = 'change' ORDER BY id"
+        )
     assert len(shas) == 7  # the first text and one version per round
     assert all(a != b for a, b in itertools.pairwise(shas))
     assert [(f, t) for _, f, t in changes] == [(n, n + 1) for n in range(1, 7)]

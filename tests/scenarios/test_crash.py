@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from monitor.config import load
 from monitor.daemon.runtime import open_store
 from storage.values import AlertIn
 from tests.pageserver import PageServer, Request, Response
+from tests.pg import rows
 from tests.sitegen import policy_page
 from tests.support import document, write_config
 from tests.webhookreceiver import Recorded, WebhookReceiver
@@ -97,10 +97,7 @@ def test_sigterm_during_a_hung_fetch_stops_within_seconds_and_records_nothing(
     assert code == 0, log
     assert seconds < 10, f"took {seconds:.1f} s to stop\n{log}"
     assert "stopped" in log
-    with sqlite3.connect(tmp_path / "pw.db") as db:
-        assert db.execute("SELECT count(*) FROM checks").fetchone() == (0,)
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
+    assert rows(tmp_path, "SELECT count(*) FROM checks") == [(0,)]
 
 
 def test_sigterm_logs_no_traceback(tmp_path: Path) -> None:

@@ -15,19 +15,24 @@ from sqlalchemy import Engine, inspect
 from storage import search
 from storage.db import alembic_config, current_revision, ensure_schema, make_engine, upgrade
 from storage.models import Base
+from tests.pg import database_url, on_postgres
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = SCRIPTS.get_current_head()
-# The FTS5 index and its shadow tables are made by the search migration, not by a model.
+# The FTS5 index and its shadow tables (SQLite), and the trigram index (PostgreSQL), are made by
+# migrations, not by a model.
 COMPARE = {
     "compare_type": True,
-    "include_name": lambda name, kind, _parent: not (kind == "table" and search.is_fts_table(name)),
+    "include_name": lambda name, kind, _parent: (
+        not ((kind == "table" and search.is_fts_table(name)) or name == search.TRIGRAM_INDEX)
+    ),
 }
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'pw.db'}")
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'pw.db'}"
+    engine = make_engine(database_url(tmp_path) if on_postgres() else url)
     yield engine
     engine.dispose()
 
@@ -50,7 +55,7 @@ def test_upgrade_on_an_empty_file_creates_every_table(engine: Engine) -> None:
 def test_upgrade_is_idempotent(engine: Engine, tmp_path: Path) -> None:
     upgrade(engine)
     ensure_schema(engine)
-    upgrade(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'pw.db'}")
+    upgrade(engine.url.render_as_string(hide_password=False))
     assert current_revision(engine) == HEAD
 
 

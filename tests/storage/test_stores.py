@@ -29,6 +29,7 @@ from storage.values import (
     SnapshotIn,
     VersionIn,
 )
+from tests.pg import database_url, on_postgres
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 PAGES = [
@@ -79,9 +80,13 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def engine(tmp_path: Path, migrated: Path) -> Iterator[Engine]:
-    (tmp_path / "data").mkdir()
-    shutil.copyfile(migrated, tmp_path / "data" / "policywatch.db")
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'policywatch.db'}")
+    if on_postgres():  # a fresh database on the server, migrated
+        engine = make_engine(database_url(tmp_path))
+        upgrade(engine)
+    else:
+        (tmp_path / "data").mkdir()
+        shutil.copyfile(migrated, tmp_path / "data" / "policywatch.db")
+        engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'policywatch.db'}")
     yield engine
     engine.dispose()
 
@@ -115,6 +120,7 @@ def record_new(repo: Repo, at: datetime, text: str, *, slug: str = "privacy") ->
 # ---- db --------------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("the SQLite file, its directory and pragmas")
 def test_sqlite_pragmas_and_directory(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'a' / 'b' / 'policywatch.db'}")
     with engine.connect() as c:
@@ -412,9 +418,10 @@ def test_version_numbers_have_no_gaps(repo: Repo) -> None:
 
 
 def test_two_writers_never_collide(engine: Engine, tmp_path: Path) -> None:
-    """Two engines record versions of one page at once; BEGIN IMMEDIATE serialises them."""
+    """Two engines record versions of one page at once; BEGIN IMMEDIATE (SQLite) or the page's
+    row lock (PostgreSQL) serialises them."""
     Repo(engine).pages.sync_pages(PAGES, T0)
-    other = make_engine(f"sqlite:///{tmp_path / 'data' / 'policywatch.db'}")
+    other = make_engine(engine.url.render_as_string(hide_password=False))
     start = threading.Barrier(2)
     errors: list[Exception] = []
 
