@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.fetchers
 	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.topics
+	$(BIN)/python -m bench.workers
 
 check: $(STAMP)
 	$(BIN)/policywatch check

@@ -19,12 +19,12 @@ if TYPE_CHECKING:  # Alembic is imported only when a migration runs: every comma
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0006"
+HEAD = "0007"
 """The newest migration (a test checks it is Alembic's head): a database already there needs no
 Alembic at all."""
 
-_LOCK = 0x706F6C6963790001
-"""The PostgreSQL advisory lock key migrations hold ("policy" + 1)."""
+MIGRATION_LOCK = 0x706F6C6963790001
+"""The PostgreSQL advisory lock key migrations (and the job queue's schema) hold."""
 
 BEGIN_OPTION = "policywatch_sqlite_begin"
 """Execution option naming the SQLite BEGIN mode of a connection ("DEFERRED" or "IMMEDIATE")."""
@@ -129,7 +129,8 @@ def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
         try:
             with connection.begin():
                 if connection.dialect.name == "postgresql":  # one migrating process at a time
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+                    lock = text("SELECT pg_advisory_xact_lock(:key)")
+                    connection.execute(lock, {"key": MIGRATION_LOCK})
                 from alembic import command
 
                 step = command.downgrade if down else command.upgrade

@@ -71,6 +71,7 @@ class Page(Base):
     rules_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[str | None] = mapped_column(Text)  # the document's settings, as synced
 
 
 class Snapshot(Base):
@@ -213,6 +214,15 @@ class Installation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     installation_id: Mapped[str] = mapped_column(String(32))
+
+
+class HostSlot(Base):
+    """The next time a request to `host` may start, whichever worker makes it."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[datetime]
 
 
 class SearchLine(Base):

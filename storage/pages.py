@@ -37,6 +37,7 @@ class PageStore(Store):
                             "url": spec.url,
                             "fetcher": spec.fetcher,
                             "rules_hash": spec.rules_hash,
+                            "settings": spec.settings,
                             "active": True,
                             "created_at": now,
                         }
@@ -48,9 +49,28 @@ class PageStore(Store):
                 page = existing[spec.slug]
                 page.name, page.url, page.fetcher = spec.name, spec.url, spec.fetcher
                 page.rules_hash, page.active = spec.rules_hash, True
+                page.settings = spec.settings
             for slug, page in existing.items():
                 if slug not in wanted:
                     page.active = False
+
+    def watch_list(self) -> list[tuple[str, str]]:
+        """(slug, settings) of every active page whose settings were synced, by slug."""
+        query = (
+            select(Page.slug, Page.settings)
+            .where(Page.active.is_(True), Page.settings.is_not(None))
+            .order_by(Page.slug)
+        )
+        with self._read() as s:
+            return [(slug, settings or "") for slug, settings in s.execute(query)]
+
+    def watched(self, slug: str) -> str | None:
+        """The synced settings of one active page (None: not on the watch list)."""
+        query = select(Page.settings).where(
+            Page.slug == slug, Page.active.is_(True), Page.settings.is_not(None)
+        )
+        with self._read() as s:
+            return s.scalar(query)
 
     def page(self, slug: str) -> PageOut | None:
         found = self._pages(Page.slug == slug)

@@ -4,6 +4,7 @@
     repo.history   storage.history.HistoryStore  versions, changes, snapshots (delta chains)
     repo.checks    storage.checks.CheckStore     checks, incidents, and a check's transaction
     repo.outbox    storage.outbox.OutboxStore    alerts and their deliveries
+    repo.hosts     storage.hosts.HostStore       request slots per host, shared by workers
 
 Values in and out are the frozen dataclasses of storage.values; times are aware UTC datetimes.
 """
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 
 from storage.checks import CheckStore
 from storage.history import HistoryStore
+from storage.hosts import HostStore
 from storage.outbox import OutboxStore
 from storage.pages import PageStore
 
@@ -27,3 +29,4 @@ class Repo:
         self.history = HistoryStore(engine)
         self.checks = CheckStore(engine)
         self.outbox = OutboxStore(engine)
+        self.hosts = HostStore(engine)

@@ -24,6 +24,7 @@ class PageSpec:
     url: str
     fetcher: str
     rules_hash: str
+    settings: str | None = None  # the document's settings (JSON), for workers
 
 
 @dataclass(frozen=True)

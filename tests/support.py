@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -101,3 +104,19 @@ def harness(path: Path) -> Iterator[Harness]:
         yield Harness(settings, store, ManualClock())
     finally:
         store.engine.dispose()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`policywatch --config CONFIG ARGS...` in a process of its own, with `env` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )

@@ -19,8 +19,19 @@ STAGES: dict[str, set[str]] = {
     "alerting": {"config", "extract", "analysis"},
     "check": {"config", "extract", "analysis", "fetch", "alerting"},
     "daemon": {"config", "fetch", "alerting", "check"},
+    "queue": {"config", "fetch", "alerting", "check", "daemon"},
     "web": {"config", "extract", "analysis", "fetch", "alerting"},
-    "cli": {"config", "extract", "analysis", "fetch", "alerting", "check", "daemon", "web"},
+    "cli": {
+        "config",
+        "extract",
+        "analysis",
+        "fetch",
+        "alerting",
+        "check",
+        "daemon",
+        "web",
+        "queue",
+    },
 }
 PURE_STAGES = ("extract", "analysis")  # no I/O: fast to test, safe in a worker thread
 IO_MODULES = {

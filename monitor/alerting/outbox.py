@@ -11,7 +11,9 @@ the last attempt go `dead`. Digest channels get one message for all their alerts
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -232,3 +234,31 @@ def _group_key(group: list[DeliveryOut]) -> str:
     """A digest's idempotency key: stable for the same set of deliveries across retries."""
     joined = ",".join(sorted(d.idempotency_key for d in group))
     return hashlib.sha256(joined.encode()).hexdigest()
+
+
+async def deliver_in_background(outbox: Outbox, now: datetime) -> list[Attempt]:
+    """`outbox.deliver_due(now)` in a daemon thread of its own. A send can block for the
+    channel's whole timeout; a stopping process (Outbox.stop() first) does not wait for it: the
+    delivery in flight stays claimed until its lease ends and is sent again then, with the same
+    idempotency key. (asyncio.to_thread's threads are waited for at exit.)"""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[Attempt]] = loop.create_future()
+
+    def settle(result: list[Attempt] | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result or [])
+
+    def run() -> None:
+        try:
+            result, error = outbox.deliver_due(now), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the process stopped
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="policywatch-deliveries", daemon=True).start()
+    return await done

@@ -103,7 +103,7 @@ class CheckResult:
 
 def page_specs(settings: Settings) -> list[PageSpec]:
     return [
-        PageSpec(d.slug, d.name, d.url, d.fetcher, settings.rules(d).digest)
+        PageSpec(d.slug, d.name, d.url, d.fetcher, settings.rules(d).digest, d.to_json())
         for d in settings.documents
     ]
 
@@ -146,6 +146,11 @@ class Checker:
     clock: Clock
     alerting: Alerting | None = None
     _prepared: bool = field(default=False, init=False)
+
+    def use_synced_watch_list(self) -> None:
+        """Check documents as given, without syncing pages from this config first: a worker's
+        watch list is the database's, written by `policywatch sync`."""
+        self._prepared = True
 
     async def prepare(self) -> list[CheckResult]:
         """Sync pages with the config; re-extract pages whose rules changed (technical versions)."""

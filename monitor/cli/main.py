@@ -90,6 +90,28 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[_Parser], common: _Pars
     check = sub.add_parser("check", parents=[common], help="check documents now, once")
     check.add_argument("slugs", nargs="*", metavar="SLUG")
 
+    sub.add_parser(
+        "sync",
+        parents=[common],
+        help="write the config's documents to the database: the watch list workers share",
+    )
+    worker = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="take checks and deliveries from the shared queue (PostgreSQL; one or many)",
+    )
+    worker.add_argument(
+        "--browser", action="store_true", help="also take the checks that may need Chromium"
+    )
+    worker.add_argument("--concurrency", type=int, default=4, help="checks at once (default 4)")
+    worker.add_argument(
+        "--stalled-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a worker silent this long is gone: its checks go to others (default 30)",
+    )
+
     demo = sub.add_parser(
         "demo", help="watch a local demo site change: daemon, alerts to an mbox, the web UI"
     )
@@ -280,6 +302,50 @@ def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int
     docs = _select(settings, args.slugs)
     _channels_ready(settings)
     return _check_now(settings, open_store(settings), docs, out)
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    import asyncio
+
+    from monitor.daemon.runtime import open_checker, open_store
+
+    store = open_store(settings)
+
+    async def sync() -> int:
+        async with open_checker(settings, store) as checker:
+            technical = await checker.prepare()  # pages, their settings, re-extractions
+        watched = store.repo.pages.watch_list()
+        retired = sum(1 for page in store.repo.pages.pages() if not page.active)
+        out.print(
+            f"watch list: {len(watched)} documents"
+            + (f", {retired} no longer watched" if retired else "")
+            + (f", {len(technical)} re-extracted (technical versions)" if technical else "")
+        )
+        return EXIT_OK
+
+    return asyncio.run(sync())
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.stalled_after <= 0:
+        raise UsageError(f"--stalled-after must be more than 0, got {args.stalled_after:g}")
+    import asyncio
+
+    from monitor.queue.worker import conninfo, run
+
+    conninfo(settings)  # refuses SQLite before anything is opened
+    _channels_ready(settings)
+    asyncio.run(
+        run(
+            settings,
+            browser=args.browser,
+            concurrency=args.concurrency,
+            stalled_after=args.stalled_after,
+        )
+    )
+    return EXIT_OK
 
 
 def _channels_ready(settings: Settings) -> None:
@@ -606,6 +672,8 @@ COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "serve": cmd_serve,
     "check": cmd_check,
+    "sync": cmd_sync,
+    "worker": cmd_worker,
     "history": cmd_history,
     "checks": cmd_checks,
     "show": cmd_show,
@@ -624,7 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Libraries log every request and job run at INFO; httpx's lines carry full URLs, and a chat
     # webhook's URL is its secret. policywatch logs what matters itself.
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         # `--help` prints and exits in parse_args, before any command has imported anything.

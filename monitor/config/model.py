@@ -7,6 +7,7 @@ value.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -332,6 +333,16 @@ class DocumentSettings(_Section):
     min_chars: Annotated[int, Strict(), Field(ge=0)] | None = None
     topics: tuple[Str, ...] = ()  # what the whole document is about (an AI product's terms)
     notes: Str = ""
+
+    def to_json(self) -> str:
+        """This document's settings as JSON that `DocumentSettings.model_validate_json` reads
+        back (durations written as in the config: "6h")."""
+        data = self.model_dump(mode="json", exclude={"select", "remove"}, warnings=False)
+        for key in ("select", "remove"):
+            data[key] = [s if isinstance(s, str) else s.to_json() for s in getattr(self, key)]
+        if self.every is not None:
+            data["every"] = format_duration(self.every)
+        return json.dumps(data, sort_keys=True)
 
     @field_validator("slug")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -104,14 +104,18 @@ class LazyBrowser:
 
 @asynccontextmanager
 async def open_checker(
-    settings: Settings, store: Store, clock: Clock | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock | None = None,
+    gate: Callable[[str], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Checker]:
-    """A Checker with its fetchers open for the duration of the block."""
+    """A Checker with its fetchers open for the duration of the block; `gate` shares each
+    host's turn with other processes (workers)."""
     clock = clock or SystemClock()
     options = fetch_options(settings)
     # The browser launches Chromium only when a document first needs it.
     async with (
-        HttpFetcher(options, clock=clock) as http,
+        HttpFetcher(options, clock=clock, gate=gate) as http,
         make_browser(settings, options, clock) as browser,
     ):
         yield Checker(settings, store.repo, http, browser, clock, Alerting(settings))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerting.outbox import Outbox
+from monitor.alerting.outbox import Outbox, deliver_in_background
 from monitor.check.checker import Checker, CheckResult
 from monitor.config import DocumentSettings, Settings
 
@@ -172,7 +172,7 @@ class Daemon:
             return
         async with self._delivering:
             try:
-                await asyncio.to_thread(self._outbox.deliver_due, datetime.now(UTC))
+                await deliver_in_background(self._outbox, datetime.now(UTC))
             except asyncio.CancelledError:
                 if not self._stopping:
                     raise

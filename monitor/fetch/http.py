@@ -10,7 +10,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -130,8 +130,12 @@ class HttpFetcher:
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        gate: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """`gate(host)`, when given, is awaited before each request to `host` (after this
+        fetcher's own gap): the turn of the host across processes (monitor.queue.hosts)."""
         self.options = options
+        self._gate = gate
         self._clock: Clock = clock or SystemClock()
         self._transport = transport
         self._rng = rng or random.Random()
@@ -158,11 +162,12 @@ class HttpFetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        host = self._host(_host_of(url))
+        name = _host_of(url)
+        host = self._host(name)
         attempts = self.options.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._polite_attempt(host, url, headers)
+                return await self._polite_attempt(host, url, headers, name)
             except FetchError as error:
                 if not error.transient or attempt == attempts:
                     if attempt == 1:
@@ -185,12 +190,16 @@ class HttpFetcher:
         ceiling = min(self.options.max_backoff, self.options.backoff * 2 ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
-    async def _polite_attempt(self, host: _Host, url: str, headers: dict[str, str]) -> FetchResult:
+    async def _polite_attempt(
+        self, host: _Host, url: str, headers: dict[str, str], name: str
+    ) -> FetchResult:
         async with host.lock:
             if host.last_end is not None:
                 wait = host.last_end + self.options.min_gap - self._clock.monotonic()
                 if wait > 0:
                     await self._clock.sleep(wait)
+            if self._gate is not None:
+                await self._gate(name)
             try:
                 return await self._attempt(url, headers)
             finally:

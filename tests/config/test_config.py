@@ -471,3 +471,18 @@ def test_a_document_topic_must_be_a_known_topic(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"documents\[0\]\.topics: unknown topic"):
         config.load(path)
+
+
+def test_a_document_round_trips_through_the_watch_list_json() -> None:
+    """`policywatch sync` stores each document as JSON; workers read it back unchanged."""
+    from monitor.config import DocumentSettings
+
+    root = Path(__file__).resolve().parents[2]
+    documents = config.load(root / "config.toml").documents
+    assert any(d.remove for d in documents)  # ranges among them
+    for doc in documents:
+        assert DocumentSettings.model_validate_json(doc.to_json()) == doc
+    timed = DocumentSettings.model_validate(
+        {"slug": "a", "name": "A", "url": "https://e.org/a", "every": "90m"}
+    )
+    assert DocumentSettings.model_validate_json(timed.to_json()).every == 90 * 60

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -234,3 +235,40 @@ def test_stop_ends_a_delivery_pass_after_the_delivery_in_flight(tmp_path: Path) 
     now = datetime.now(UTC)
     assert [a.status for a in outbox.deliver_due(now)] == ["sent"]
     assert len(outbox.repo.outbox.due_deliveries(now)) == 3  # left due, not leased
+
+
+def test_sigterm_during_a_hung_delivery_stops_within_seconds_and_keeps_it(tmp_path: Path) -> None:
+    """A webhook that accepts and never answers (channel timeout 60 s): the daemon still stops
+    in seconds; the delivery stays pending, claimed until its lease ends, never marked sent."""
+    with (
+        socket.socket() as silent,
+        PageServer({"/a": Response(body=policy_page(), headers=HTML)}) as site,
+    ):
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        channel = (
+            f'[[channels]]\nname = "hook"\nkind = "webhook"\n'
+            f'url = "http://127.0.0.1:{silent.getsockname()[1]}/hook"\n'
+            'secret_env = "POLICYWATCH_TEST_HOOK"\nmin_significance = "cosmetic"\ntimeout = "60s"\n'
+        )
+        config = write_config(tmp_path, document("a", site.url("/a")) + channel, extra=WEB)
+        store_alert(config)  # due at once: the daemon's first delivery pass takes it
+        proc = _daemon(config, tmp_path / "daemon.log")
+        try:
+            silent.settimeout(60)
+            held, _ = silent.accept()  # the delivery is in flight, waiting for an answer
+        finally:
+            code, seconds = _stop(proc)
+        held.close()
+    log = (tmp_path / "daemon.log").read_text()
+    assert code == 0, log
+    assert seconds < 20, f"took {seconds:.1f} s to stop\n{log}"
+    assert rows(tmp_path, "SELECT status, sent_at FROM deliveries") == [("pending", None)]
+
+
+def store_alert(config: Path) -> None:
+    store = open_store(load(config))
+    try:
+        store.repo.outbox.add_alert(AlertIn("test", {"kind": "test"}, ["hook"]), datetime.now(UTC))
+    finally:
+        store.engine.dispose()

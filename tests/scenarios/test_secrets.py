@@ -8,7 +8,6 @@ import asyncio
 import base64
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from monitor.web import create_app
 from tests.pageserver import PageServer, fresh_page
 from tests.sitegen import AI_SENTENCE_CHANGED, sample_policy
 from tests.smtpserver import SmtpServer
-from tests.support import document, write_config
+from tests.support import document, run_cli, write_config
 from tests.webhookreceiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,15 +101,7 @@ token_env = "PW_WEB_TOKEN"
 
 
 def cli(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "--config", str(config_path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ),
-        timeout=120,
-        check=False,
-    )
+    return run_cli(config_path, *args)
 
 
 def test_failed_deliveries_keep_secrets_out_of_logs_errors_and_the_database(

@@ -641,3 +641,50 @@ def test_change_sets_survive_the_compression_migration_both_ways(
     assert recorded.change_id is not None
     change = repo.history.change(recorded.change_id)
     assert change is not None and change.changeset == changeset
+
+
+def test_host_slots_keep_the_gap_across_processes(engine: Engine) -> None:
+    """Two engines (two processes' worth of connections) reserve slots of one host at once:
+    every slot is distinct and they are `gap` apart, whoever asked."""
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    start = threading.Barrier(2)
+    slots: list[datetime] = []
+    lock = threading.Lock()
+
+    def reserve(repo: Repo) -> None:
+        start.wait()
+        for _ in range(10):
+            slot = repo.hosts.reserve("www.example.org", 2.0, T0)
+            with lock:
+                slots.append(slot)
+
+    threads = [threading.Thread(target=reserve, args=(Repo(e),)) for e in (engine, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.dispose()
+    assert sorted(slots) == [T0 + timedelta(seconds=2 * i) for i in range(20)]
+    # another host has its own turn; a later request to an idle host goes at once
+    assert Repo(engine).hosts.reserve("help.example.org", 2.0, T0) == T0
+    later = T0 + timedelta(hours=1)
+    assert Repo(engine).hosts.reserve("www.example.org", 2.0, later) == later
+
+
+def test_idempotency_keys_differ_between_databases(tmp_path: Path) -> None:
+    """Alert 1 to channel "hook" in two fresh databases (a reinstall, a second installation):
+    two keys, so a receiver that drops repeats never drops the second one's alert."""
+    keys = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        engine = make_engine(database_url(tmp_path / name))
+        try:
+            upgrade(engine)
+            repo = Repo(engine)
+            alert_id = repo.outbox.add_alert(AlertIn("test", {"kind": "test"}, ["hook"]), T0)
+            [delivery] = repo.outbox.due_deliveries(T0)
+            keys.append((alert_id, delivery.idempotency_key))
+        finally:
+            engine.dispose()
+    assert keys[0][0] == keys[1][0] == 1
+    assert keys[0][1] != keys[1][1] and all(len(k) == 64 for _, k in keys)
