@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from monitor.analysis.assessment import SCHEMA, Earlier, assess
+from monitor.analysis.controls import controls_json
 from monitor.analysis.topics import TopicRule
 from monitor.errors import CheckError, ExtractError, UsageError
 from monitor.extract.document import Document
@@ -186,6 +187,7 @@ def compare(
             "topics": [],
             "flags": [],
             "changes": [],
+            "controls": {"before": [], "after": [], "changes": []},
         }
 
     def earlier_lines() -> Iterator[str]:
@@ -235,4 +237,5 @@ def changeset_document(
         "outcome": "error" if error else "changed" if assessment.changes else "unchanged",
         "error": error,
         **data,
+        "controls": controls_json(old, new),
     }

@@ -290,3 +290,25 @@ def test_compare_topic_declares_what_the_document_is_about(
     assert data["changes"][0]["topics"][0]["basis"] == "document"
     code, _, err = run(capsys, "compare", old, new, "--topic", "ai")
     assert code == 2 and "'ai' is not a topic" in err
+
+
+def test_compare_reports_a_control_that_moved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _md(
+        tmp_path / "a.md",
+        "# Help",
+        "To stop this, go to Settings > Privacy > Data use for AI and turn it off.",
+    )
+    new = _md(
+        tmp_path / "b.md",
+        "# Help",
+        "To stop this, go to Accounts Center > Your information > Data use for AI and turn it off.",
+    )
+    code, out, _ = run(capsys, "compare", old, new, "--json")
+    controls = json.loads(out)["controls"]
+    assert code == 0
+    assert [c["path"] for c in controls["before"]] == [["Settings", "Privacy", "Data use for AI"]]
+    [moved] = controls["changes"]
+    assert moved["kind"] == "control_moved"
+    assert moved["after"]["path"] == ["Accounts Center", "Your information", "Data use for AI"]

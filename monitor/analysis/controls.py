@@ -1,0 +1,223 @@
+"""Controls as facts: the settings paths, labels and form links a page describes, and how they
+changed between two versions (moved, renamed, added, removed, a form that now lives elsewhere).
+
+A path is the ordered menu steps a sentence tells people to follow, however the page writes
+them: "Settings & privacy > Accounts Center > Ad preferences" (or with arrows), or "tap
+Settings, then tap Privacy, then Data use for AI". A control's label is the name the sentence
+quotes ("Allow use of my public content"); its link is a form or settings page the sentence
+links to. Pure functions; no I/O.
+
+Identity over time: the same control in two versions is matched by what it does, first by its
+label, then by the last step of its path, then by its link, so a moved path or a renamed label
+reads as one control that moved, not one removed and one added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from monitor.analysis.topics import split_sentences
+from monitor.extract.document import Document
+
+ControlChangeKind = Literal[
+    "control_moved", "control_renamed", "control_added", "control_removed", "form_link_changed"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    path: tuple[str, ...]
+    label: str | None
+    link: str | None
+    sentence: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": list(self.path),
+            "label": self.label,
+            "link": self.link,
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ControlChange:
+    kind: ControlChangeKind
+    before: Control | None
+    after: Control | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+        }
+
+
+STEP_WORDS = 8
+"""A menu step is short: a longer run between two separators is prose, not a menu name."""
+
+_LINK = re.compile(r"\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
+_SEPARATOR = re.compile(r"\s+(?:>|→|›|»|->)\s+")
+_QUOTED = re.compile(r"[\"“‘']([^\"“”‘’']{3,80})[\"”’']")
+_VERB = r"(?:tap|click|select|choose|open|go\s+to|turn\s+(?:on|off)|toggle)"
+_THEN = re.compile(
+    rf"\b{_VERB}\s+(?:on\s+)?(?P<step>[^,.;:]+?)\s*(?:,?\s*(?:and\s+)?then\b|[,.;:]|$)", re.I
+)
+_LEAD = re.compile(rf".*\b(?:{_VERB}|in|under|from|at|via)\s+(?=\S)", re.I)
+_TRAIL = re.compile(r"[\s,.;:!?)]+$")
+_LAST_END = re.compile(
+    r"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if)\s|\s+and\s+(?=(?:turn|tap|click|select|choose|open|switch|toggle|go)\b)",
+    re.I,
+)
+_FORM_HINT = re.compile(r"help/contact|/settings|accountscenter|privacy/center|/form", re.I)
+
+
+def extract_controls(doc: Document) -> list[Control]:
+    """Every control the document's sentences describe, in document order (a sentence that is
+    only a path, like a breadcrumb line, counts only when it has three steps or more and the
+    block says more than the path: page chrome is left out by extraction before this)."""
+    found: list[Control] = []
+    for block in doc.blocks:
+        if block.kind == "heading":
+            continue
+        text = block.text
+        for start, end in split_sentences(text):
+            control = _control(text[start:end].strip())
+            if control is not None:
+                found.append(control)
+    return found
+
+
+def _control(sentence: str) -> Control | None:
+    words = _LINK.sub(r"\1", sentence)
+    path = _separated_path(words) or _then_path(words)
+    labels = [m.group(1).strip() for m in _QUOTED.finditer(words)]
+    label = next((q for q in labels if q not in path), None)
+    links = [m.group(2) for m in _LINK.finditer(sentence)]
+    link = next((u for u in links if _FORM_HINT.search(u)), None)
+    if not path and not (label and link):
+        return None
+    return Control(tuple(path), label or (path[-1] if path else None), link, sentence)
+
+
+def _separated_path(text: str) -> list[str]:
+    parts = _SEPARATOR.split(text)
+    if len(parts) < 2:
+        return []
+    first = _strip_verb(_LEAD.sub("", parts[0], count=1))
+    last = _LAST_END.split(parts[-1], maxsplit=1)[0]
+    steps = [_clean(s) for s in (first, *parts[1:-1], last)]
+    if any(not _menu_name(s) for s in steps):
+        return []
+    return steps
+
+
+def _menu_name(step: str) -> bool:
+    """A menu step: a few words, starting with a capital letter (menus are named in title or
+    sentence case: "Settings & privacy", "Accounts Center")."""
+    return bool(step) and step[0].isupper() and len(step.split()) <= STEP_WORDS
+
+
+def _then_path(text: str) -> list[str]:
+    if not re.search(r"\bthen\b", text, re.I):
+        return []
+    steps = [_clean(m.group("step")) for m in _THEN.finditer(text)]
+    steps = [s for s in steps if _menu_name(s)]
+    return steps if len(steps) >= 2 else []
+
+
+def _strip_verb(step: str) -> str:
+    return re.sub(rf"^\s*{_VERB}\s+(?:on\s+)?", "", step.strip(), flags=re.I)
+
+
+def _clean(step: str) -> str:
+    step = _TRAIL.sub("", step.strip().strip("\"“”‘’'"))
+    return re.sub(r"^(?:the|your)\s+(?=[A-Z])", "", step)
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+
+def diff_controls(before: Sequence[Control], after: Sequence[Control]) -> list[ControlChange]:
+    """How the controls changed: each control of `after` is matched with one of `before` by its
+    label, else the last step of its path, else its link; matched ones that differ moved, were
+    renamed or point to another form; the rest were added or removed."""
+    unmatched = list(before)
+    changes: list[ControlChange] = []
+    for new in after:
+        old = _match(new, unmatched)
+        if old is None:
+            changes.append(ControlChange("control_added", None, new))
+            continue
+        unmatched.remove(old)
+        changes.extend(_differences(old, new))
+    changes.extend(ControlChange("control_removed", old, None) for old in unmatched)
+    return changes
+
+
+def _match(new: Control, candidates: Iterable[Control]) -> Control | None:
+    pool = list(candidates)
+    for key in (_same_control, _same_label, _same_end, _same_link, _same_place):
+        found = [old for old in pool if key(old, new)]
+        if found:
+            return found[0]
+    return None
+
+
+def _fold(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+def _where(control: Control) -> tuple[str, ...]:
+    """The menu steps that lead to the control: its path, less the last step when that step is
+    the control itself (no quoted name)."""
+    path = tuple(_fold(s) for s in control.path)
+    if path and control.label is not None and _fold(control.label) == path[-1]:
+        return path[:-1]
+    return path
+
+
+def _same_control(a: Control, b: Control) -> bool:
+    return (a.path, a.label, a.link) == (b.path, b.label, b.link)
+
+
+def _same_label(a: Control, b: Control) -> bool:
+    return bool(a.label) and _fold(a.label) == _fold(b.label)
+
+
+def _same_end(a: Control, b: Control) -> bool:
+    return bool(a.path and b.path) and _fold(a.path[-1]) == _fold(b.path[-1])
+
+
+def _same_link(a: Control, b: Control) -> bool:
+    return bool(a.link) and a.link == b.link
+
+
+def _same_place(a: Control, b: Control) -> bool:
+    """The same menu leading to it (two steps or more): a setting renamed where it stands."""
+    return len(_where(a)) >= 2 and _where(a) == _where(b)
+
+
+def _differences(old: Control, new: Control) -> list[ControlChange]:
+    out: list[ControlChange] = []
+    if _where(old) != _where(new):
+        out.append(ControlChange("control_moved", old, new))
+    if _fold(old.label) != _fold(new.label):
+        out.append(ControlChange("control_renamed", old, new))
+    if old.link and new.link and old.link != new.link:
+        out.append(ControlChange("form_link_changed", old, new))
+    return out
+
+
+def controls_json(old: Document, new: Document) -> dict[str, object]:
+    """The `controls` field of a changeset document."""
+    before, after = extract_controls(old), extract_controls(new)
+    return {
+        "before": [c.to_json() for c in before],
+        "after": [c.to_json() for c in after],
+        "changes": [c.to_json() for c in diff_controls(before, after)],
+    }

@@ -1,0 +1,128 @@
+"""Controls as facts, on sentences written for these tests in the shapes help-center articles use:
+arrow paths, "tap ... then tap ...", quoted setting names, objection-form links; and how a
+control changed between two versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.analysis.controls import Control, diff_controls, extract_controls
+from monitor.extract.document import Document
+
+FORM = "https://www.example.org/help/contact/1234567890"
+
+
+def controls(*lines: str) -> list[tuple[tuple[str, ...], str | None, str | None]]:
+    doc = Document.from_text("\n".join(["# Help", *lines]))
+    return [(c.path, c.label, c.link) for c in extract_controls(doc)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "path", "label"),
+    [
+        (
+            "To choose what we use, go to Settings & privacy > Accounts Center > "
+            "Your information and permissions > Manage your information for AI.",
+            (
+                "Settings & privacy",
+                "Accounts Center",
+                "Your information and permissions",
+                "Manage your information for AI",
+            ),
+            "Manage your information for AI",
+        ),
+        (
+            "These choices are in Menu → Privacy → Data use for research.",
+            ("Menu", "Privacy", "Data use for research"),
+            "Data use for research",
+        ),
+        (
+            "Tap Settings, then tap Privacy, then tap Learning from your activity.",
+            ("Settings", "Privacy", "Learning from your activity"),
+            "Learning from your activity",
+        ),
+        (
+            "Turn off “Let the assistant learn from my posts” in Accounts Center > Your data.",
+            ("Accounts Center", "Your data"),
+            "Let the assistant learn from my posts",
+        ),
+    ],
+)
+def test_paths_and_labels_however_the_page_writes_them(
+    sentence: str, path: tuple[str, ...], label: str
+) -> None:
+    [(found_path, found_label, _)] = controls(sentence)
+    assert (found_path, found_label) == (path, label)
+
+
+def test_a_form_link_with_its_name_is_a_control() -> None:
+    [(path, label, link)] = controls(
+        f"You can object with [this form]({FORM}), called “Object to use of your data for AI”."
+    )
+    assert (path, label, link) == ((), "Object to use of your data for AI", FORM)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "If the total is > 5 then we stop sending reminders.",
+        "We explain more in our Privacy Policy. Then we review it every year.",
+        "Read [our policy](https://www.example.org/privacy) to learn more.",
+        "Prices go from low > high, then back.",
+    ],
+)
+def test_prose_with_arrows_or_then_is_not_a_control(sentence: str) -> None:
+    assert controls(sentence) == []
+
+
+def control(path: str, label: str | None = None, link: str | None = None) -> Control:
+    steps = tuple(path.split(" > ")) if path else ()
+    return Control(steps, label or (steps[-1] if steps else None), link, "")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kinds"),
+    [
+        (  # the same setting, found elsewhere
+            control("Settings > Privacy > Data use for AI"),
+            control("Accounts Center > Your information > Data use for AI"),
+            ["control_moved"],
+        ),
+        (  # renamed where it stands
+            control("Settings > Privacy > Off-site activity"),
+            control("Settings > Privacy > Activity from other businesses"),
+            ["control_renamed"],
+        ),
+        (  # a quoted toggle renamed, and its menu moved: the same control (its menu's end)
+            control("Settings > AI", "Allow use of my public content"),
+            control("Accounts Center > AI", "Let AI learn from my public content"),
+            ["control_moved", "control_renamed"],
+        ),
+        (  # nothing in common: one removed, another added
+            control("Settings > Ads", "Show me fewer ads"),
+            control("Accounts Center > Data", "Download your data"),
+            ["control_added", "control_removed"],
+        ),
+        (  # the form moved
+            control("", "Object to AI use", FORM),
+            control("", "Object to AI use", FORM.replace("1234567890", "999")),
+            ["form_link_changed"],
+        ),
+        (control("Settings > A"), control("Settings > A"), []),
+    ],
+)
+def test_control_changes(before: Control, after: Control, kinds: list[str]) -> None:
+    assert [c.kind for c in diff_controls([before], [after])] == kinds
+
+
+def test_added_and_removed_controls_and_identity_among_several() -> None:
+    ads = control("Settings > Ads > Ad preferences")
+    ai = control("Settings > Privacy > Data use for AI")
+    research = control("Settings > Privacy > Research")
+    new_ai = control("Accounts Center > Privacy > Data use for AI")
+    changes = diff_controls([ads, ai, research], [new_ai, ads, control("Settings > New toggle")])
+    assert [(c.kind, c.before, c.after) for c in changes] == [
+        ("control_moved", ai, new_ai),
+        ("control_added", None, control("Settings > New toggle")),
+        ("control_removed", research, None),
+    ]
