@@ -90,6 +90,14 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[_Parser], common: _Pars
     check = sub.add_parser("check", parents=[common], help="check documents now, once")
     check.add_argument("slugs", nargs="*", metavar="SLUG")
 
+    controls = sub.add_parser(
+        "controls",
+        parents=[common],
+        help="the settings paths, labels and forms each page describes today, and since when",
+    )
+    controls.add_argument("slug", nargs="?", metavar="SLUG")
+    controls.add_argument("--json", action="store_true")
+
     sub.add_parser(
         "sync",
         parents=[common],
@@ -302,6 +310,20 @@ def cmd_check(settings: Settings, args: argparse.Namespace, out: Console) -> int
     docs = _select(settings, args.slugs)
     _channels_ready(settings)
     return _check_now(settings, open_store(settings), docs, out)
+
+
+def cmd_controls(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.cli.controls import controls_lines, controls_today
+    from monitor.daemon.runtime import open_store
+
+    docs = [_document(settings, args.slug)] if args.slug else list(settings.documents)
+    rows = controls_today(open_store(settings).repo, docs)
+    if args.json:
+        _print_json(out, rows)
+    else:
+        for line in controls_lines(rows):
+            out.print(line, markup=False)
+    return EXIT_OK
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace, out: Console) -> int:
@@ -673,6 +695,7 @@ COMMANDS: dict[str, Command] = {
     "serve": cmd_serve,
     "check": cmd_check,
     "sync": cmd_sync,
+    "controls": cmd_controls,
     "worker": cmd_worker,
     "history": cmd_history,
     "checks": cmd_checks,

@@ -312,3 +312,37 @@ def test_compare_reports_a_control_that_moved(
     [moved] = controls["changes"]
     assert moved["kind"] == "control_moved"
     assert moved["after"]["path"] == ["Accounts Center", "Your information", "Data use for AI"]
+
+
+def _help_page(ai_path: str) -> str:
+    paragraphs = [
+        "We use what you share to run the service and keep it safe for everyone who uses it.",
+        f"To stop this, go to {ai_path} and turn it off.",
+        "Ads you see can be managed in Settings > Ads > Ad preferences.",
+        "Some controls are only in the app, and some only on the web; both are described here.",
+    ] * 2
+    body = "".join(f"<p>{p.replace('>', '&gt;')}</p>" for p in paragraphs)
+    return f"<html><head><title>Help</title></head><body><main><h1>Help</h1>{body}</main></body></html>"
+
+
+def test_controls_today_and_since_when(
+    tmp_path: Path, site: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(write_config(tmp_path, document("help", site.url("/help"))))
+    site.set(
+        "/help", Response(body=_help_page("Settings > Privacy > Data use for AI"), headers=HTML)
+    )
+    assert run(capsys, "--config", config, "check")[0] == 0
+    moved = "Accounts Center > Your information > Data use for AI"
+    site.set("/help", Response(body=_help_page(moved), headers=HTML))
+    assert run(capsys, "--config", config, "check")[0] == 0
+
+    code, out, _ = run(capsys, "--config", config, "controls", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    since = {" > ".join(r["path"]): r["since_version"] for r in rows}
+    assert since == {moved: 2, "Settings > Ads > Ad preferences": 1}
+    code, out, _ = run(capsys, "--config", config, "controls", "help")
+    assert code == 0 and f"help  {moved}  since v2" in out
+    code, _, err = run(capsys, "--config", config, "controls", "nope")
+    assert code == 2 and "nope" in err
