@@ -21,7 +21,14 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from storage.base import Store, aware, require
-from storage.history import add_change, add_snapshot, add_version, read_chain, version_id
+from storage.history import (
+    add_change,
+    add_snapshot,
+    add_version,
+    read_chain,
+    recent_versions,
+    version_id,
+)
 from storage.models import Check, Incident, Page, Version
 from storage.outbox import add_alert
 from storage.values import (
@@ -36,7 +43,6 @@ from storage.values import (
     Recorded,
     SnapshotIn,
     VersionIn,
-    VersionMeta,
 )
 from storage.vocab import ALERT_KINDS, NOT_GOOD, OUTCOMES, SIGNIFICANCES
 
@@ -236,25 +242,6 @@ class CheckTx:
 
 
 # ---- reads and writes inside a session ----------------------------------------------------
-
-
-def recent_versions(s: Session, where: ColumnElement[bool], limit: int) -> list[VersionMeta]:
-    """Newest first, without the texts."""
-    query = (
-        select(
-            Version.number,
-            Version.created_at,
-            Version.text_sha256,
-            Version.technical,
-            Version.words,
-            Version.size,
-            Version.reverts_to,
-        )
-        .where(where)
-        .order_by(Version.number.desc())
-        .limit(limit)
-    )
-    return [VersionMeta(*row) for row in s.execute(query)]
 
 
 def failure_streak(s: Session, page_id: int) -> tuple[int, datetime | None]:

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import FromClause, Select, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from storage import blobs, search
@@ -71,23 +71,9 @@ class HistoryStore(Store):
 
     def recent_versions(self, slug: str, limit: int) -> list[VersionMeta]:
         """Newest first, without the texts."""
-        query = (
-            select(
-                Version.number,
-                Version.created_at,
-                Version.text_sha256,
-                Version.technical,
-                Version.words,
-                Version.size,
-                Version.reverts_to,
-            )
-            .join(Page, Page.id == Version.page_id)
-            .where(Page.slug == slug)
-            .order_by(Version.number.desc())
-            .limit(limit)
-        )
+        page = select(Page.id).where(Page.slug == slug).scalar_subquery()
         with self._read() as s:
-            return [VersionMeta(*row) for row in s.execute(query)]
+            return recent_versions(s, Version.page_id == page, limit)
 
     def version_at(self, slug: str, when: datetime) -> VersionOut | None:
         """The version in force at `when`: seen by the last good check, or created, by then."""
@@ -327,3 +313,22 @@ def snapshot_out(s: Session, snap: Snapshot, slug: str) -> SnapshotOut:
         snap.size,
         read_chain(s, Snapshot.__table__, "body", snap.id),
     )
+
+
+def recent_versions(s: Session, where: ColumnElement[bool], limit: int) -> list[VersionMeta]:
+    """Newest first, without the texts."""
+    query = (
+        select(
+            Version.number,
+            Version.created_at,
+            Version.text_sha256,
+            Version.technical,
+            Version.words,
+            Version.size,
+            Version.reverts_to,
+        )
+        .where(where)
+        .order_by(Version.number.desc())
+        .limit(limit)
+    )
+    return [VersionMeta(*row) for row in s.execute(query)]

@@ -541,7 +541,8 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> in
     from monitor.daemon.runtime import make_outbox, open_store
     from storage.values import NotFound
 
-    repo = open_store(settings).repo
+    store = open_store(settings)
+    repo = store.repo
     if args.alerts_command == "retry":
         try:
             delivery = repo.outbox.retry_delivery(args.delivery, datetime.now(UTC))
@@ -551,7 +552,7 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: Console) -> in
             raise UsageError(str(exc)) from None
         attempts = [
             a
-            for a in make_outbox(settings, open_store(settings)).deliver_due(datetime.now(UTC))
+            for a in make_outbox(settings, store).deliver_due(datetime.now(UTC))
             if a.delivery_id == delivery.id
         ]
         out.print(terminal.delivery_summary(attempts), highlight=False)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from monitor.alerting.outbox import Outbox
     from monitor.check.checker import Checker
     from monitor.daemon.runtime import Store
+    from storage.values import CheckOut
 
 log = logging.getLogger("policywatch.worker")
 
@@ -84,13 +85,13 @@ def watch_list(rt: Runtime) -> dict[str, DocumentSettings]:
 def due_slugs(rt: Runtime, docs: dict[str, DocumentSettings], now: datetime) -> list[str]:
     """The pages whose last check started one interval ago or more (or never ran)."""
     last = {p.slug: p.last_check for p in rt.store.repo.pages.pages()}
-    due = []
-    for slug, doc in docs.items():
-        check = last.get(slug)
-        interval = timedelta(seconds=rt.settings.interval(doc))
-        if check is None or check.started_at + interval <= now:
-            due.append(slug)
-    return due
+    return [slug for slug, doc in docs.items() if _due(rt, doc, last.get(slug), now)]
+
+
+def _due(rt: Runtime, doc: DocumentSettings, last: CheckOut | None, now: datetime) -> bool:
+    """Whether a page whose last check is `last` is due: never checked, or one interval ago."""
+    interval = timedelta(seconds=rt.settings.interval(doc))
+    return last is None or last.started_at + interval <= now
 
 
 @jobs.periodic(cron=TICK, periodic_id="schedule")
@@ -124,9 +125,7 @@ async def check_page(slug: str) -> str:
     if settings is None or page is None:
         return "not watched"  # removed from the watch list since it was queued
     doc = DocumentSettings.model_validate_json(settings)
-    last = page.last_check
-    interval = timedelta(seconds=rt.settings.interval(doc))
-    if last is not None and last.started_at + interval > datetime.now(UTC):
+    if not _due(rt, doc, page.last_check, datetime.now(UTC)):
         return "checked already"
     result = await rt.checker.check(doc)
     log.info("%s %s%s", slug, result.outcome, f" v{result.version}" if result.version else "")
