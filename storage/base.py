@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import writer
@@ -38,6 +37,9 @@ def insert_or_skip(bind: Connection | Session, table: Any, unique: list[str]) ->
     """An INSERT into `table` that skips rows whose `unique` columns are already there
     (ON CONFLICT DO NOTHING): two processes writing the same new row at once both succeed,
     where a read then an insert would make one fail on PostgreSQL."""
+    # Imported here: the PostgreSQL dialect package costs tens of ms that SQLite never needs.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     name = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
     dialect = postgresql if name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing(index_elements=unique)
