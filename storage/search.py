@@ -190,6 +190,14 @@ def rebuild(conn: Connection) -> None:
         conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')"))
 
 
+def rebuild_page(conn: Connection, page_id: int) -> None:
+    """Recompute one page's line lifetimes from its versions (after versions were inserted
+    ahead of others: storage.imports). Lines stay in search_lines; only the spans move."""
+    conn.execute(delete(BlockSpan).where(BlockSpan.page_id == page_id))
+    for number, version_text in _version_texts(conn, page_id):
+        version_added(conn, page_id, number, version_text)
+
+
 def _version_texts(conn: Connection, page_id: int) -> Iterator[tuple[int, str]]:
     """Each version of a page, oldest first, decoding each delta against the row before it."""
     rows = conn.execute(
