@@ -157,12 +157,20 @@ class RunModel(BaseModel):
     until_change: int | None
 
 
+class OccurrenceModel(BaseModel):
+    version: int
+    at: datetime
+    change: int | None
+    count: int
+
+
 class SearchHitModel(BaseModel):
     document: str
     name: str
     present: bool
     runs: list[RunModel]
     example: str | None
+    timeline: list[OccurrenceModel]
 
 
 class DeliveryModel(BaseModel):
@@ -305,7 +313,8 @@ def compare(
 def search(
     request: Request, q: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> list[SearchHitModel]:
-    """Documents where a phrase appears in some version, and the runs of versions holding it."""
+    """Documents where a phrase appears in some version, the runs of versions holding it, and
+    its timeline: each version where the number of occurrences changed, with that number."""
     hits = search_mod.search(context(request).engine, q)
     return [
         SearchHitModel(
@@ -314,6 +323,7 @@ def search(
             present=h.present,
             runs=[RunModel(**vars(r)) for r in h.runs],
             example=h.example,
+            timeline=[OccurrenceModel(**vars(o)) for o in h.timeline],
         )
         for h in hits
     ]
