@@ -65,7 +65,7 @@ class ImportReport:
             )
         skipped = [
             (self.already, "already imported"),
-            (self.inside_imported, "dated inside the history imported before"),
+            (self.inside_imported, "dated before the newest version imported before"),
             (self.after_own, "dated at or after policywatch's own first version"),
             (self.too_short, "too short to be the document (min_chars)"),
             (self.same_text, "the same canonical text as the version before"),

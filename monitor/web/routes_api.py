@@ -116,6 +116,8 @@ class VersionText(BaseModel):
     words: int
     text_sha256: str
     text: str
+    source: str | None = None  # set on a version imported from an archive
+    source_commit: str | None = None
 
     @classmethod
     def of(cls, slug: str, v: VersionOut) -> VersionText:
@@ -127,6 +129,8 @@ class VersionText(BaseModel):
             words=v.words,
             text_sha256=v.text_sha256,
             text=v.text,
+            source=v.source,
+            source_commit=v.source_commit,
         )
 
 

@@ -207,6 +207,8 @@ def test_import_before_the_first_check_renumbers_alerts_nothing_and_is_idempoten
     assert changes[2]["from_version"] == 1 and "ai-training" in changes[2]["topics"]
     assert changes[4]["from_version"] == 3 and changes[5]["from_version"] == 4
     assert alert_rows(tmp_path) == (0, 0) and not setup.box.exists()
+    code, out, _ = run(capsys, "history", "example", "--config", cfg)
+    assert code == 0 and out.count("(imported)") == 4
 
     code, out, _ = run(
         capsys, "import", "ota", "--repo", str(setup.repo), "--file", FILE, "--document",
@@ -248,8 +250,12 @@ def web_at_a_date_and_timeline(cfg: str) -> None:
         app = create_app(settings, store.engine, clock=ManualClock())
         page = get(app, "/documents/example/at/2024-06-01")
         assert page.status_code == 200 and page.text.count(SIGNALS) >= 8
+        assert "Imported from" in page.text and "the archive had recorded" in page.text
         api = get(app, "/api/documents/example/at/2024-02-01").json()
         assert api["number"] == 1 and api["text"].count(SIGNALS) == 1
+        assert api["source"].startswith("ota:") and len(api["source_commit"]) == 40
+        own = get(app, "/api/documents/example/versions/5").json()
+        assert own["source"] is None
         assert get(app, "/documents/example/at/2023-06-01").status_code == 404
         found = get(app, "/api/search", params={"q": SIGNALS}).json()
         assert [(p["version"], p["count"]) for p in found[0]["timeline"]] == [
