@@ -280,6 +280,7 @@ def test_a_check_after_an_import_records_the_change_without_alerting(
         assert result.outcome == "changed" and result.version == 5
         change = h.repo.history.changes("example")[0]
         assert (change.from_version, change.to_version) == (4, 5)
+        assert len(h.repo.history.changes("example")) == 3  # into v2, v4 and v5
         assert alert_rows(tmp_path) == (0, 0)
 
         # A later import of the same repository adds only what is new, after what it had.
@@ -289,7 +290,9 @@ def test_a_check_after_an_import_records_the_change_without_alerting(
         again = import_history(h.repo, h.settings, doc, sources.ota_repository(setup.repo, FILE))
         assert (again.imported, again.already, again.inside_imported) == (1, 4, 1)
         assert again.numbers == (5, 5) and again.renumbered == 1
-        assert [c.to_version for c in h.repo.history.changes("example")][:2] == [6, 5]
+        newest, into_new = h.repo.history.changes("example")[:2]
+        assert (newest.id, newest.from_version, newest.to_version) == (change.id, 5, 6)
+        assert (into_new.from_version, into_new.to_version) == (4, 5)
         assert h.repo.history.version("example", 6).source is None  # type: ignore[union-attr]
         assert alert_rows(tmp_path) == (0, 0)
 
