@@ -62,6 +62,8 @@ class HistoryStore(Store):
             row.words,
             row.snapshot_id,
             row.reverts_to,
+            row.source,
+            row.source_commit,
         )
 
     def version_count(self, slug: str) -> int:
@@ -326,6 +328,8 @@ def recent_versions(s: Session, where: ColumnElement[bool], limit: int) -> list[
             Version.words,
             Version.size,
             Version.reverts_to,
+            Version.source,
+            Version.source_commit,
         )
         .where(where)
         .order_by(Version.number.desc())

@@ -95,7 +95,10 @@ class Snapshot(Base):
 
 class Version(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("page_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("page_id", "number"),
+        UniqueConstraint("page_id", "source_commit"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))
@@ -112,6 +115,10 @@ class Version(Base):
     technical: Mapped[bool] = mapped_column(Boolean, default=False)
     # The number of the older version whose text this one returned to (a rollback), if any.
     reverts_to: Mapped[int | None] = mapped_column(Integer)
+    # Set on a version imported from an archive (storage.imports): where it came from (an Open
+    # Terms Archive repository and file, the corpus and folder) and the archive's commit id.
+    source: Mapped[str | None] = mapped_column(Text)
+    source_commit: Mapped[str | None] = mapped_column(String(64))
 
 
 class Change(Base):

@@ -54,6 +54,24 @@ class PageStore(Store):
                 if slug not in wanted:
                     page.active = False
 
+    def ensure_page(self, spec: PageSpec, now: datetime) -> None:
+        """Insert the page if it is not there yet; an existing page is left as it is (its rules
+        hash still tells the next check whether to re-extract)."""
+        require(spec.fetcher, FETCHERS, "fetcher")
+        aware(now, "now")
+        with self._write.begin() as s:
+            row = {
+                "slug": spec.slug,
+                "name": spec.name,
+                "url": spec.url,
+                "fetcher": spec.fetcher,
+                "rules_hash": spec.rules_hash,
+                "settings": spec.settings,
+                "active": True,
+                "created_at": now,
+            }
+            s.execute(insert_or_skip(s, Page, ["slug"]), [row])
+
     def watch_list(self) -> list[tuple[str, str]]:
         """(slug, settings) of every active page whose settings were synced, by slug."""
         query = (

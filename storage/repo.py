@@ -5,6 +5,7 @@
     repo.checks    storage.checks.CheckStore     checks, incidents, and a check's transaction
     repo.outbox    storage.outbox.OutboxStore    alerts and their deliveries
     repo.hosts     storage.hosts.HostStore       request slots per host, shared by workers
+    repo.imports   storage.imports.ImportStore   versions imported from archives
 
 Values in and out are the frozen dataclasses of storage.values; times are aware UTC datetimes.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from storage.checks import CheckStore
 from storage.history import HistoryStore
 from storage.hosts import HostStore
+from storage.imports import ImportStore
 from storage.outbox import OutboxStore
 from storage.pages import PageStore
 
@@ -30,3 +32,4 @@ class Repo:
         self.checks = CheckStore(engine)
         self.outbox = OutboxStore(engine)
         self.hosts = HostStore(engine)
+        self.imports = ImportStore(engine)

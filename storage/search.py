@@ -1,5 +1,7 @@
 """Phrase search across every version: each distinct line's lifetimes (block_spans), kept as
-versions are added, and the query that turns matching lines into "present from N until M".
+versions are added, and the query that turns matching lines into "present from N until M" and
+a timeline of how many times the phrase occurs, at each version where that number changed
+(counted in the versions' texts, the same regular expression on SQLite and PostgreSQL).
 
 Only distinct lines are indexed, never each version's full text: a line present in 300 versions
 is one row in search_lines and one span. On SQLite with FTS5 the lines live in a contentless
@@ -13,7 +15,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,13 +51,26 @@ class Presence:
 
 
 @dataclass(frozen=True)
+class Occurrence:
+    """How many times the phrase occurs in `version`, one of the versions where that number
+    changed (0: it disappeared there); `change` led to that version (None as in Presence)."""
+
+    version: int
+    at: datetime
+    change: int | None
+    count: int
+
+
+@dataclass(frozen=True)
 class PhraseHit:
-    """Where a phrase appears in one document: its runs, oldest first, and a line holding it."""
+    """Where a phrase appears in one document: its runs, oldest first, a line holding it, and
+    its timeline: each version where the number of occurrences changed, oldest first."""
 
     slug: str
     name: str
     runs: list[Presence]
     example: str | None
+    timeline: list[Occurrence] = field(default_factory=list)
 
     @property
     def present(self) -> bool:
@@ -190,6 +205,14 @@ def rebuild(conn: Connection) -> None:
         conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')"))
 
 
+def rebuild_page(conn: Connection, page_id: int) -> None:
+    """Recompute one page's line lifetimes from its versions (after versions were inserted
+    ahead of others: storage.imports). Lines stay in search_lines; only the spans move."""
+    conn.execute(delete(BlockSpan).where(BlockSpan.page_id == page_id))
+    for number, version_text in _version_texts(conn, page_id):
+        version_added(conn, page_id, number, version_text)
+
+
 def _version_texts(conn: Connection, page_id: int) -> Iterator[tuple[int, str]]:
     """Each version of a page, oldest first, decoding each delta against the row before it."""
     rows = conn.execute(
@@ -257,7 +280,9 @@ def search(engine: Engine, phrase: str, *, limit: int = 100) -> list[PhraseHit]:
         return []
     with engine.connect() as conn:
         matches = _matching_spans(conn, words, phrase)
-        hits = [_hit(conn, page_id, spans) for page_id, spans in matches.items()]
+        pattern = phrase_regex(phrase)
+        assert pattern is not None
+        hits = [_hit(conn, page_id, spans, pattern) for page_id, spans in matches.items()]
     hits.sort(key=lambda hit: (hit.name.lower(), hit.slug))
     return hits[:limit]
 
@@ -313,10 +338,12 @@ def _like_spans(conn: Connection, words: list[str], phrase: str) -> list[Any]:
     return rows
 
 
-def _hit(conn: Connection, page_id: int, spans: list[_Span]) -> PhraseHit:
+def _hit(conn: Connection, page_id: int, spans: list[_Span], pattern: re.Pattern[str]) -> PhraseHit:
     runs = merge_runs([(s.since, s.until) for s in spans])
+    # The count can change only where a line holding the phrase came or went.
+    points = sorted({n for s in spans for n in (s.since, s.until) if n is not None})
     numbers = {n for since, until in runs for n in (since, until) if n is not None}
-    info = _version_info(conn, page_id, numbers)
+    info = _version_info(conn, page_id, numbers | set(points))
     page = conn.execute(select(Page.slug, Page.name).where(Page.id == page_id)).one()
     presences = [
         Presence(
@@ -330,7 +357,27 @@ def _hit(conn: Connection, page_id: int, spans: list[_Span]) -> PhraseHit:
         for since, until in runs
     ]
     first = min(spans, key=lambda s: (s.since, s.line_id))
-    return PhraseHit(page.slug, page.name, presences, _example(conn, page_id, first))
+    timeline: list[Occurrence] = []
+    for number in points:
+        count = occurrences(_text_of(conn, page_id, number), pattern)
+        if not timeline or timeline[-1].count != count:
+            at, change = info[number]
+            timeline.append(Occurrence(number, at, change, count))
+    example = _example(conn, page_id, first)
+    return PhraseHit(page.slug, page.name, presences, example, timeline)
+
+
+def occurrences(version_text: str, pattern: re.Pattern[str]) -> int:
+    """How many times the phrase occurs in a version's text, line by line as search reads it
+    (link targets left out; a phrase never runs across two lines)."""
+    return sum(len(pattern.findall(searchable(line))) for line in version_text.split("\n"))
+
+
+def _text_of(conn: Connection, page_id: int, number: int) -> str:
+    version_id = conn.execute(
+        select(Version.id).where(Version.page_id == page_id, Version.number == number)
+    ).scalar_one()
+    return _decode(conn, version_id).decode("utf-8")
 
 
 def merge_runs(spans: Sequence[tuple[int, int | None]]) -> list[tuple[int, int | None]]:

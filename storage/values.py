@@ -179,6 +179,8 @@ class VersionMeta:
     words: int
     size: int
     reverts_to: int | None = None
+    source: str | None = None  # set on an imported version: the archive it came from
+    source_commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class VersionOut:
     words: int
     snapshot_id: int | None
     reverts_to: int | None = None
+    source: str | None = None  # set on an imported version: the archive it came from
+    source_commit: str | None = None
 
 
 @dataclass(frozen=True)

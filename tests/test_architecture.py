@@ -21,7 +21,9 @@ STAGES: dict[str, set[str]] = {
     "daemon": {"config", "fetch", "alerting", "check"},
     "queue": {"config", "fetch", "alerting", "check", "daemon"},
     "web": {"config", "extract", "analysis", "fetch", "alerting"},
+    "archive": {"config", "extract", "analysis"},
     "cli": {
+        "archive",
         "config",
         "extract",
         "analysis",

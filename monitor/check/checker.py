@@ -270,7 +270,10 @@ class Checker:
         )
         alerts: list[AlertIn] = []
         if self.alerting is not None:
-            if change is not None and base is not None and recorded.version is not None:
+            # A change from an imported version (storage.imports) compares the archive's
+            # extraction with this one: recorded, never alerted, as a first version is not.
+            from_own = base is not None and base.source is None
+            if change is not None and base is not None and from_own and recorded.version:
                 alerts += self.alerting.for_change(
                     doc, change, previous=base, version=recorded.version, at=started
                 )

@@ -141,7 +141,12 @@ def _add_history_commands(sub: argparse._SubParsersAction[_Parser], common: _Par
 
     show = sub.add_parser("show", parents=[common], help="the canonical text of a version")
     show.add_argument("slug", metavar="SLUG")
-    show.add_argument("number", nargs="?", type=int, metavar="N")
+    show.add_argument("number", nargs="?", metavar="N", help="a version: 2 or v2 (default latest)")
+    show.add_argument(
+        "--at",
+        metavar="DATE",
+        help="the version in force at DATE (2025-06-01: the end of that day, UTC; or a time)",
+    )
 
     diff = sub.add_parser("diff", parents=[common], help="a word-level diff of two versions")
     diff.add_argument("slug", metavar="SLUG")
@@ -201,6 +206,27 @@ def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser
         "test-alert", parents=[common], help="send a realistic sample alert through a channel"
     )
     test_alert.add_argument("channel", metavar="CHANNEL")
+
+    imports = sub.add_parser(
+        "import", parents=[common], help="import history from before you started watching"
+    )
+    imports_sub = imports.add_subparsers(dest="import_command", required=True, parser_class=_Parser)
+    ota = imports_sub.add_parser(
+        "ota", parents=[common], help="the versions of one file of an Open Terms Archive repository"
+    )
+    ota.add_argument("--repo", required=True, metavar="PATH", help="a versions repository (git)")
+    ota.add_argument(
+        "--file", required=True, metavar="FILE", help='e.g. "Facebook/Privacy Policy.md"'
+    )
+    ota.add_argument("--document", required=True, metavar="SLUG", help="a watched document")
+    corpus = imports_sub.add_parser(
+        "corpus", parents=[common], help="one document of the Meta policy history corpus"
+    )
+    corpus.add_argument("path", metavar="PATH", help="the corpus archive, or its directory")
+    corpus.add_argument("--document", required=True, metavar="SLUG", help="a watched document")
+    corpus.add_argument(
+        "--folder", metavar="NAME", help="the document's folder in the corpus (default: SLUG)"
+    )
 
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -470,9 +496,58 @@ def cmd_show(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     from monitor.daemon.runtime import open_store
 
     doc = _document(settings, args.slug)
-    version = terminal.resolve_version(open_store(settings).repo, doc.slug, args.number)
+    repo = open_store(settings).repo
+    if args.at is not None:
+        if args.number is not None:
+            raise UsageError("give a version N or --at DATE, not both")
+        version = terminal.version_at(repo, doc.slug, args.at)
+    else:
+        number = terminal.parse_version(args.number) if args.number is not None else None
+        version = terminal.resolve_version(repo, doc.slug, number)
     out.print(version.text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    from monitor.archive import sources
+    from monitor.archive.importer import import_history
+    from monitor.daemon.runtime import open_store
+    from storage.imports import HistoryMoved
+
+    doc = _document(settings, args.document)
+    if args.import_command == "ota":
+        history = sources.ota_repository(Path(args.repo), args.file)
+    else:
+        history = sources.corpus(Path(args.path), args.folder or doc.slug)
+    store = open_store(settings)
+    spec = next(spec for spec in _page_specs(settings) if spec.slug == doc.slug)
+    store.repo.pages.ensure_page(spec, datetime.now(UTC))
+    err = _stderr()
+    try:
+        report = import_history(
+            store.repo,
+            settings,
+            doc,
+            history,
+            progress=lambda line: err.print(line, markup=False, highlight=False),
+        )
+    except HistoryMoved as exc:
+        raise PolicywatchError(str(exc)) from None
+    for line in report.lines():
+        out.print(line, markup=False, highlight=False)
+    return EXIT_OK
+
+
+def _page_specs(settings: Settings) -> list[Any]:
+    from monitor.check.checker import page_specs
+
+    return page_specs(settings)
+
+
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def cmd_diff(settings: Settings, args: argparse.Namespace, out: Console) -> int:
@@ -705,6 +780,7 @@ COMMANDS: dict[str, Command] = {
     "validate": cmd_validate,
     "alerts": cmd_alerts,
     "test-alert": cmd_test_alert,
+    "import": cmd_import,
     "db": cmd_db,
 }
 

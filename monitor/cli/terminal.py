@@ -80,6 +80,8 @@ def history(repo: Repo, doc: DocumentSettings) -> dict[str, Any]:
                 "technical": v.technical,
                 "words": v.words,
                 "text_sha256": v.text_sha256,
+                "source": v.source,
+                "source_commit": v.source_commit,
             }
             for v in versions
         ],
@@ -107,6 +109,7 @@ def history_table(data: dict[str, Any]) -> RenderableType:
     for v in data["versions"]:
         change = by_target.get(v["number"])
         label = f"v{v['number']}" + (" (technical)" if v["technical"] else "")
+        label += " (imported)" if v.get("source") else ""
         table.add_row(
             label,
             (v["created_at"] or "")[:16].replace("T", " "),
@@ -181,6 +184,34 @@ def resolve_version(repo: Repo, slug: str, number: int | None) -> VersionOut:
     if version is None:
         raise UsageError(f"{slug} has no version {chosen} (versions are 1 to {count})")
     return version
+
+
+def parse_version(value: str) -> int:
+    """A version as the user writes it: `2` or `v2` (as `history` prints it)."""
+    digits = value[1:] if value[:1] in ("v", "V") else value
+    if not digits.isdigit():
+        raise UsageError(f"{value!r} is not a version number (like 2 or v2)")
+    return int(digits)
+
+
+def version_at(repo: Repo, slug: str, value: str) -> VersionOut:
+    """The version in force at `value`: a day (its end, UTC) or a time (UTC unless it says)."""
+    from datetime import UTC, date, datetime, time
+
+    try:
+        if len(value) == 10:
+            when = datetime.combine(date.fromisoformat(value), time.max, UTC)
+        else:
+            when = datetime.fromisoformat(value)
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except ValueError:
+        raise UsageError(f"--at {value!r} is not a date like 2025-06-01") from None
+    found = repo.history.version_at(slug, when)
+    if found is None:
+        first = repo.history.version(slug, 1)
+        since = f" (the first is of {first.created_at:%Y-%m-%d})" if first else ""
+        raise UsageError(f"{slug} had no version recorded by {value}{since}")
+    return found
 
 
 def diff_versions(

@@ -116,6 +116,8 @@ class VersionText(BaseModel):
     words: int
     text_sha256: str
     text: str
+    source: str | None = None  # set on a version imported from an archive
+    source_commit: str | None = None
 
     @classmethod
     def of(cls, slug: str, v: VersionOut) -> VersionText:
@@ -127,6 +129,8 @@ class VersionText(BaseModel):
             words=v.words,
             text_sha256=v.text_sha256,
             text=v.text,
+            source=v.source,
+            source_commit=v.source_commit,
         )
 
 
@@ -157,12 +161,20 @@ class RunModel(BaseModel):
     until_change: int | None
 
 
+class OccurrenceModel(BaseModel):
+    version: int
+    at: datetime
+    change: int | None
+    count: int
+
+
 class SearchHitModel(BaseModel):
     document: str
     name: str
     present: bool
     runs: list[RunModel]
     example: str | None
+    timeline: list[OccurrenceModel]
 
 
 class DeliveryModel(BaseModel):
@@ -305,7 +317,8 @@ def compare(
 def search(
     request: Request, q: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> list[SearchHitModel]:
-    """Documents where a phrase appears in some version, and the runs of versions holding it."""
+    """Documents where a phrase appears in some version, the runs of versions holding it, and
+    its timeline: each version where the number of occurrences changed, with that number."""
     hits = search_mod.search(context(request).engine, q)
     return [
         SearchHitModel(
@@ -314,6 +327,7 @@ def search(
             present=h.present,
             runs=[RunModel(**vars(r)) for r in h.runs],
             example=h.example,
+            timeline=[OccurrenceModel(**vars(o)) for o in h.timeline],
         )
         for h in hits
     ]

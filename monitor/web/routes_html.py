@@ -275,12 +275,15 @@ def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> R
     hits = search_mod.search(web.engine, q) if q.strip() else []
     marker = search_mod.phrase_regex(q)
     examples = {hit.slug: views.excerpt(hit.example or "", marker) for hit in hits}
+    charts = {hit.slug: views.timeline_bars(hit.timeline) for hit in hits}
     return web.render(
         "search.html",
         nav="search",
         q=q,
         hits=hits,
         examples=examples,
+        charts=charts,
+        chart_size=(views.CHART_WIDTH, views.CHART_HEIGHT),
         searched=bool(q.strip()),
     )
 

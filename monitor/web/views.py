@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.extract.document import parse_line
+from storage.search import Occurrence
 from storage.vocab import SIGNIFICANCE_LEVELS
 
 SIGNIFICANCES = SIGNIFICANCE_LEVELS
@@ -214,3 +215,53 @@ class LineView:
 
 def lines(text: str) -> list[LineView]:
     return [LineView(*parse_line(line)) for line in text.split("\n") if line]
+
+
+CHART_WIDTH, CHART_HEIGHT = 600, 48
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One step of a phrase's timeline chart: from its version until the next step."""
+
+    x: float
+    width: float
+    y: float
+    height: float
+    count: int
+    version: int
+    at: datetime
+
+
+def timeline_bars(timeline: list[Occurrence]) -> list[Bar]:
+    """A step chart of occurrences over time (search.Occurrence items, oldest first), laid out
+    on a CHART_WIDTH x CHART_HEIGHT SVG: x follows dates, the last step runs to the edge."""
+    if not timeline:
+        return []
+    top = max(item.count for item in timeline) or 1
+    start, end = timeline[0].at, timeline[-1].at
+    span = (end - start).total_seconds()
+    room = CHART_WIDTH * (0.9 if len(timeline) > 1 else 0.0)
+
+    def x_of(index: int) -> float:
+        if span <= 0:
+            return room * index / max(len(timeline) - 1, 1)
+        return room * (timeline[index].at - start).total_seconds() / span
+
+    bars = []
+    for index, item in enumerate(timeline):
+        x = x_of(index)
+        right = x_of(index + 1) if index + 1 < len(timeline) else CHART_WIDTH
+        height = (CHART_HEIGHT - 4) * item.count / top
+        bars.append(
+            Bar(
+                round(x, 1),
+                round(max(right - x, 1.0), 1),
+                round(CHART_HEIGHT - height, 1),
+                round(height, 1),
+                item.count,
+                item.version,
+                item.at,
+            )
+        )
+    return bars

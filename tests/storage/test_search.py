@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,45 @@ def test_search_gives_runs_with_their_changes(engine: Engine, mode: str) -> None
     ]
     assert hit.runs[0].since_at == T0 + timedelta(days=1)
     assert hit.example == "Beta line about keystroke logging."
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeline_counts_occurrences_where_their_number_changes(engine: Engine, mode: str) -> None:
+    """1, then 8 (one line rewritten to hold it twice, six lines added), the same 8 with an
+    unrelated line edited, then 0; a second document keeps the phrase all along."""
+    one = "# Data\nWe record click timing on buttons.\nOther text."
+    eight = "\n".join(
+        ["# Data", "We record click timing, and click timing again.", "Other text."]
+        + [f"Item {i}: click timing of kind {i}." for i in range(6)]
+    )
+    eight_edited = eight.replace("Other text.", "Other words.")
+    none = "# Data\nWe record nothing about how you tap.\nOther words."
+    for number, body in enumerate((one, eight, eight_edited, none), 1):
+        record(engine, "a", body, number)
+    record(engine, "b", "# B\nClick timing, a short note.", 1)
+    if mode == "like":
+        use_like(engine)
+    changes = {c.to_version: c.id for c in Repo(engine).history.changes("a")}
+    hit_a, hit_b = search.search(engine, "click timing")
+    assert [(p.version, p.count, p.change) for p in hit_a.timeline] == [
+        (1, 1, None),
+        (2, 8, changes[2]),
+        (4, 0, changes[4]),
+    ]
+    assert hit_a.timeline[1].at == T0 + timedelta(days=2)
+    assert [(p.version, p.count) for p in hit_b.timeline] == [(1, 1)]
+    assert (
+        search.occurrences(
+            "See [click timing](https://click.test/click-timing).", re_of("click timing")
+        )
+        == 1
+    )
+
+
+def re_of(phrase: str) -> re.Pattern[str]:
+    pattern = search.phrase_regex(phrase)
+    assert pattern is not None
+    return pattern
 
 
 @pytest.mark.parametrize("mode", MODES)

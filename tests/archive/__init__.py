@@ -1,0 +1,1 @@
+"""Tests of monitor.archive: importing history from before policywatch watched a page."""
