@@ -20,6 +20,7 @@ from datetime import datetime
 from monitor.analysis.assessment import assess
 from monitor.archive.sources import ArchivedHistory
 from monitor.config import DocumentSettings, Settings
+from monitor.errors import UsageError
 from monitor.extract.document import Document
 from monitor.extract.markdown import normalize_markdown
 from storage.imports import ImportAnchor, ImportedVersionIn
@@ -80,8 +81,14 @@ def import_history(
     doc: DocumentSettings,
     history: ArchivedHistory,
     progress: Progress | None = None,
+    *,
+    renumber: bool = False,
 ) -> ImportReport:
-    """Import `history` into `doc`'s versions; returns what was imported and what skipped."""
+    """Import `history` into `doc`'s versions; returns what was imported and what skipped.
+
+    Versions go ahead of those policywatch recorded itself, which are then renumbered: a version
+    number is what alerts, notes and exports cite, so that needs `renumber` (UsageError, with
+    nothing written, without it)."""
     report = ImportReport(history.source)
     anchor = repo.imports.anchor(doc.slug)
     newest_at = None
@@ -97,14 +104,9 @@ def import_history(
     for seen, archived in enumerate(history.versions, start=1):
         if progress is not None and seen % PROGRESS_EVERY == 0:
             progress(f"{doc.slug}: read {seen}/{total} ({archived.date:%Y-%m-%d})")
-        if archived.commit in anchor.imported_commits:
-            report.already += 1
-            continue
-        if anchor.own_first_at is not None and archived.date >= anchor.own_first_at:
-            report.after_own += 1
-            continue
-        if newest_at is not None and archived.date <= newest_at:
-            report.inside_imported += 1
+        skip = _out_of_place(archived.commit, archived.date, anchor, newest_at)
+        if skip:
+            setattr(report, skip, getattr(report, skip) + 1)
             continue
         text = normalize_markdown(archived.markdown())
         if len(text.text) < min_chars:
@@ -122,6 +124,8 @@ def import_history(
             ImportedVersionIn(version, archived.date, history.source, archived.commit, change)
         )
         recent.append(text)
+    if planned and anchor.own_first is not None and not renumber:
+        raise _renumbering(repo, doc, anchor, len(planned))
     bridge = _bridge(repo, settings, doc, anchor, recent, len(planned))
     if progress is not None and planned:
         progress(f"{doc.slug}: writing {len(planned)} versions")
@@ -132,6 +136,30 @@ def import_history(
         if anchor.own_first is not None:
             report.renumbered = repo.history.version_count(doc.slug) - anchor.after - len(planned)
     return report
+
+
+def _out_of_place(
+    commit: str, date: datetime, anchor: ImportAnchor, newest_at: datetime | None
+) -> str | None:
+    """Why an archived version has no place in this import (the report's counter), or None."""
+    if commit in anchor.imported_commits:
+        return "already"
+    if anchor.own_first_at is not None and date >= anchor.own_first_at:
+        return "after_own"
+    if newest_at is not None and date <= newest_at:
+        return "inside_imported"
+    return None
+
+
+def _renumbering(repo: Repo, doc: DocumentSettings, anchor: ImportAnchor, count: int) -> UsageError:
+    assert anchor.own_first is not None
+    own = repo.history.version_count(doc.slug) - anchor.after
+    return UsageError(
+        f"{doc.slug}: {count} archived version(s) go before the {own} policywatch recorded "
+        f"itself, which would be renumbered (v{anchor.own_first} becomes "
+        f"v{anchor.own_first + count}) while alerts and exports already name their numbers; "
+        "nothing imported (pass --renumber to import anyway)"
+    )
 
 
 def _change(

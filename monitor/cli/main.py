@@ -227,6 +227,12 @@ def _add_tool_commands(sub: argparse._SubParsersAction[_Parser], common: _Parser
     corpus.add_argument(
         "--folder", metavar="NAME", help="the document's folder in the corpus (default: SLUG)"
     )
+    for source in (ota, corpus):
+        source.add_argument(
+            "--renumber",
+            action="store_true",
+            help="import ahead of versions policywatch already recorded, renumbering them",
+        )
 
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
@@ -530,6 +536,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace, out: Console) -> in
             doc,
             history,
             progress=lambda line: err.print(line, markup=False, highlight=False),
+            renumber=args.renumber,
         )
     except HistoryMoved as exc:
         raise PolicywatchError(str(exc)) from None

@@ -19,6 +19,7 @@ from monitor import config
 from monitor.archive import sources
 from monitor.archive.importer import import_history
 from monitor.cli.main import main
+from monitor.errors import UsageError
 from monitor.web import create_app
 from storage.imports import HistoryMoved
 from tests.corpus import archive_path
@@ -180,12 +181,17 @@ def test_import_before_the_first_check_renumbers_alerts_nothing_and_is_idempoten
     cfg = setup.cfg
     code, out, _ = run(capsys, "check", "--config", cfg)
     assert code == 0 and " new " in out and "v1" in out
-    checked_sha = history(capsys, cfg)["versions"][0]["text_sha256"]  # type: ignore[index]
+    before = history(capsys, cfg)
+    checked_sha = before["versions"][0]["text_sha256"]  # type: ignore[index]
 
-    code, out, err = run(
-        capsys, "import", "ota", "--repo", str(setup.repo), "--file", FILE, "--document",
-        "example", "--config", cfg,
-    )  # fmt: skip
+    # v1 is cited by number already: renumbering it needs consent, refused with nothing written.
+    argv = ["import", "ota", "--repo", str(setup.repo), "--file", FILE, "--document", "example"]
+    code, out, err = run(capsys, *argv, "--config", cfg)
+    assert code == 2 and err.strip().count("\n") == 0, err
+    assert "v1 becomes v5" in err and "--renumber" in err and "nothing imported" in err
+    assert history(capsys, cfg) == before
+
+    code, out, err = run(capsys, *argv, "--renumber", "--config", cfg)
     assert code == 0, err
     assert "imported 4 versions (v1-v4, 2024-01-10 to 2025-02-01)" in out
     assert "renumbered the 1 version(s)" in out
@@ -287,7 +293,11 @@ def test_a_check_after_an_import_records_the_change_without_alerting(
         git_add = setup.repo / FILE
         git_add.write_text(markdown("V1"), encoding="utf-8")
         git(setup.repo, "commit", "-qam", "Record new changes", date="2025-06-01T00:00:00Z")
-        again = import_history(h.repo, h.settings, doc, sources.ota_repository(setup.repo, FILE))
+        archive = sources.ota_repository(setup.repo, FILE)
+        with pytest.raises(UsageError, match="v5 becomes v6"):
+            import_history(h.repo, h.settings, doc, archive)
+        assert h.repo.history.version_count("example") == 5
+        again = import_history(h.repo, h.settings, doc, archive, renumber=True)
         assert (again.imported, again.already, again.inside_imported) == (1, 4, 1)
         assert again.numbers == (5, 5) and again.renumbered == 1
         newest, into_new = h.repo.history.changes("example")[:2]
