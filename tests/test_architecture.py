@@ -20,8 +20,10 @@ STAGES: dict[str, set[str]] = {
     "check": {"config", "extract", "analysis", "fetch", "alerting"},
     "daemon": {"config", "fetch", "alerting", "check"},
     "queue": {"config", "fetch", "alerting", "check", "daemon"},
-    "web": {"config", "extract", "analysis", "fetch", "alerting"},
+    "web": {"config", "extract", "analysis", "fetch", "alerting", "evidence"},
+    "evidence": set(),  # reads storage only
     "cli": {
+        "evidence",
         "config",
         "extract",
         "analysis",
