@@ -20,9 +20,11 @@ from sqlalchemy import create_engine, text
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
+from monitor import config
 from monitor.cli.main import main
-from tests.evidence.support import Recorded, recorded
+from tests.evidence.support import DAY, Recorded, recorded
 from tests.pg import database_url
+from tests.support import document, write_config
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +279,28 @@ def test_verify_of_files_that_are_not_good_warc(
     empty.write_bytes(b"")
     code, _, err = run(capsys, "--config", config, "verify", str(empty))
     assert code == 1 and "holds no WARC record" in err
+
+
+def test_a_page_read_again_for_a_technical_version_names_both_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "db").mkdir()
+    with recorded(tmp_path / "db", help_versions=1) as made:
+        h = made.harness
+        # the user narrows the region: the stored page of v3 is read again, a technical v4
+        docs = document("policy", made.site.url("/policy"), remove=["ul"])
+        docs += document("help", made.site.url("/help"))
+        h.settings = config.load(write_config(tmp_path / "db", docs))
+        h.clock.advance(30 * DAY)
+        h.check("help")  # opening the checker re-reads the stored pages under the new rules
+        assert h.repo.history.latest_version("policy").technical
+        day = h.clock.now().date().isoformat()
+        target = tmp_path / "technical.warc.gz"
+        code, out, _ = export(capsys, made, target, "policy", "--since", day)
+        assert code == 0 and "1 pages of 1 documents" in out  # fetched earlier, read again today
+        [meta] = [r for r in read_records(target) if r["type"] == "metadata"]
+        versions = json.loads(meta["payload"])["versions"]
+        assert [(v["number"], v["technical"]) for v in versions] == [(3, False), (4, True)]
+        assert versions[0]["rules_hash"] != versions[1]["rules_hash"]
+        code, out, _ = run(capsys, "--config", str(made.config), "verify", str(target))
+        assert code == 0 and out.startswith("ok  policy v3,v4  2026-03-03T11:00:00Z")
