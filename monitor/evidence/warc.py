@@ -67,6 +67,7 @@ class Exported:
     pages: int
     records: int
     size: int  # bytes of the file
+    page_bytes: int  # of the pages it holds, as stored
 
 
 def warc_date(when: datetime) -> str:
@@ -188,7 +189,7 @@ def export_warc(
     `warcinfo` record of `info` first; `progress(done, total)` every `every` snapshots."""
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     pages: set[str] = set()
-    done = 0
+    done = page_bytes = 0
     try:
         with os.fdopen(fd, "wb") as out:
             writer = _writer(out, gzip=target.name.endswith(".gz"))
@@ -196,6 +197,7 @@ def export_warc(
             for evidence in store.stream(ids):
                 write_records(writer, evidence)
                 pages.add(evidence.snapshot.slug)
+                page_bytes += len(evidence.snapshot.body)
                 done += 1
                 if progress is not None and (done % every == 0 or done == len(ids)):
                     progress(done, len(ids))
@@ -206,7 +208,7 @@ def export_warc(
         with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    return Exported(target, done, len(pages), 1 + 3 * done, target.stat().st_size)
+    return Exported(target, done, len(pages), 1 + 3 * done, target.stat().st_size, page_bytes)
 
 
 def _writer(out: BinaryIO, *, gzip: bool) -> WARCWriter:
