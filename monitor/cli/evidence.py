@@ -82,6 +82,8 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace, out: Console) -> 
     from monitor.daemon.runtime import open_store
     from monitor.evidence.describe import snapshot_info
 
+    if args.info and args.output:
+        raise UsageError("--info prints the metadata and writes no file: drop -o or --info")
     if settings.document(args.slug) is None:
         known = ", ".join(d.slug for d in settings.documents) or "none"
         raise UsageError(f"unknown document {args.slug!r} (known: {known})")

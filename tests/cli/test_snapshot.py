@@ -75,6 +75,7 @@ def test_to_a_file_and_info(
         (["snapshot", "policy", "9"], "policy has no version 9 (versions are 1 to 3)"),
         (["snapshot", "policy", "second"], "'second' is not a version number like 3 or v3"),
         (["snapshot", "policy", "1", "-o", "/nonexistent/dir/p.html"], "is not a directory"),
+        (["snapshot", "policy", "1", "-o", "p.html", "--info"], "drop -o or --info"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
