@@ -98,10 +98,16 @@ class EvidenceStore(Store):
                     .where(Snapshot.id == snapshot_id)
                 ).one()
                 snap, slug = row
-                if previous is not None and snap.base_id == previous[0]:
-                    body = blobs.decode(snap.body, previous[1])
-                else:
-                    body = read_chain(s, Snapshot.__table__, "body", snap.id)
+                try:
+                    if previous is not None and snap.base_id == previous[0]:
+                        body = blobs.decode(snap.body, previous[1])
+                    else:
+                        body = read_chain(s, Snapshot.__table__, "body", snap.id)
+                except blobs.BlobError as exc:
+                    when = snap.fetched_at.isoformat()
+                    raise blobs.BlobError(
+                        f"the page of {slug!r} fetched {when} (snapshot {snap.id}): {exc}"
+                    ) from exc
                 previous = (snap.id, body)
                 out = SnapshotOut(**vars(_meta(snap, slug)), body=body)
                 s.expunge(snap)  # the body blob is not kept in the session for the whole run

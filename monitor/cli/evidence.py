@@ -151,6 +151,7 @@ def _write_file(path: Path, data: bytes) -> None:
 def cmd_export(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     from monitor.daemon.runtime import open_store
     from monitor.evidence.warc import export_warc
+    from storage.blobs import BlobError
 
     target = Path(args.output)
     if not target.name.endswith((".warc", ".warc.gz")):
@@ -186,6 +187,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace, out: Console) -> in
         )
     except OSError as exc:
         raise PolicywatchError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BlobError as exc:
+        raise PolicywatchError(f"export stopped, {target} not written: {exc}") from None
     out.print(
         f"wrote {done.path}: {done.snapshots} pages of {done.pages} documents, "
         f"{done.records} records, {done.size:,} bytes",

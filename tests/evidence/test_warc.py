@@ -304,3 +304,28 @@ def test_a_page_read_again_for_a_technical_version_names_both_versions(
         assert versions[0]["rules_hash"] != versions[1]["rules_hash"]
         code, out, _ = run(capsys, "--config", str(made.config), "verify", str(target))
         assert code == 0 and out.startswith("ok  policy v3,v4  2026-03-03T11:00:00Z")
+
+
+def test_a_failed_export_leaves_nothing_and_keeps_the_old_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "db").mkdir()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "pages.warc.gz"
+    target.write_bytes(b"yesterday's export")
+    with recorded(tmp_path / "db", help_versions=3) as made:
+        # the last stored page's blob is damaged: the export fails when it reaches it
+        engine = create_engine(database_url(tmp_path / "db"))
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE snapshots SET body = :bad WHERE id = (SELECT MAX(id) FROM snapshots)"),
+                {"bad": b"\x02not zstd"},
+            )
+        engine.dispose()
+        code, _, err = export(capsys, made, target)
+    [line] = err.strip().splitlines()  # one line: the error
+    assert code == 1 and line.startswith("policywatch: ")
+    assert "export stopped, " in line and "not written" in line and "fetched 2026-03-" in line
+    assert target.read_bytes() == b"yesterday's export"
+    assert [p.name for p in out_dir.iterdir()] == ["pages.warc.gz"]  # no temporary file left
