@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,31 +91,25 @@ def verify_warc(path: Path, store: EvidenceStore) -> Verified:
 
 
 def _read(record: Any, metadata: dict[str, dict[str, Any]]) -> RecordCheck | None:
-    """A response record's check of itself; a metadata record is kept for later."""
+    """A response record's check of itself; a metadata record is kept for later (with what
+    its own digests say)."""
     if record.format != "warc":  # warcio also reads ARC, and takes some text files for it
         raise ValueError(f"an {record.format.upper()} record where a WARC record should be")
     headers = record.rec_headers
-    kind = record.rec_type
-    if kind == "metadata":
-        concurrent = headers.get_header("WARC-Concurrent-To")
-        data = record.raw_stream.read()
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            return None  # another tool's metadata
-        if concurrent and isinstance(parsed, dict) and parsed.get("schema") == METADATA_SCHEMA:
-            metadata[concurrent] = parsed
-        return None
-    if kind != "response":
-        _drain(record.raw_stream)
-        return None
     digest = hashlib.sha256()
-    size = record.http_headers.total_len if record.http_headers else 0
-    while block := record.raw_stream.read(_BLOCK):
+    data = bytearray()
+    for block in _blocks(record):
         digest.update(block)
-        size += len(block)
-    if record.length is not None and size < int(record.length):
-        raise ValueError(f"a response record is cut short: {size} of its {record.length} bytes")
+        if record.rec_type == "metadata":
+            data += block
+    digest_problems = (
+        list(record.digest_checker.problems) if record.digest_checker.passed is False else []
+    )
+    if record.rec_type == "metadata":
+        _keep_metadata(headers.get_header("WARC-Concurrent-To"), data, digest_problems, metadata)
+        return None
+    if record.rec_type != "response":
+        return None
     check = RecordCheck(
         offset=0,
         record_id=headers.get_header("WARC-Record-ID") or "",
@@ -129,14 +124,35 @@ def _read(record: Any, metadata: dict[str, dict[str, Any]]) -> RecordCheck | Non
         check.problems.append(
             f"the payload's SHA-256 is {check.sha256}, its WARC-Payload-Digest says {declared}"
         )
-    if record.digest_checker.passed is False:
-        check.problems.extend(p for p in record.digest_checker.problems if "block" in p)
+    check.problems.extend(p for p in digest_problems if "block" in p)
     return check
 
 
-def _drain(stream: Any) -> None:
-    while stream.read(_BLOCK):
-        pass
+def _blocks(record: Any) -> Iterator[bytes]:
+    """The record's payload, read whole; a record shorter than its Content-Length is an error
+    of the file (cut short), not a mismatch."""
+    size = record.http_headers.total_len if record.http_headers else 0
+    while block := record.raw_stream.read(_BLOCK):
+        size += len(block)
+        yield block
+    if record.length is not None and size < int(record.length):
+        kind = record.rec_type
+        raise ValueError(f"a {kind} record is cut short: {size} of its {record.length} bytes")
+
+
+def _keep_metadata(
+    concurrent: str | None,
+    data: bytes | bytearray,
+    problems: list[str],
+    metadata: dict[str, dict[str, Any]],
+) -> None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return  # another tool's metadata
+    if concurrent and isinstance(parsed, dict) and parsed.get("schema") == METADATA_SCHEMA:
+        parsed["_problems"] = [f"its metadata record: {p}" for p in problems]
+        metadata[concurrent] = parsed
 
 
 def _against_database(
@@ -145,6 +161,7 @@ def _against_database(
     if meta is None:
         check.problems.append("no policywatch metadata record names its document")
         return
+    check.problems.extend(meta.get("_problems", []))
     check.document = str(meta.get("document"))
     wanted = [v for v in meta.get("versions", []) if isinstance(v, dict)]
     check.versions = [int(v.get("number", 0)) for v in wanted]

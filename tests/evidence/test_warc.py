@@ -329,3 +329,20 @@ def test_a_failed_export_leaves_nothing_and_keeps_the_old_file(
     assert "export stopped, " in line and "not written" in line and "fetched 2026-03-" in line
     assert target.read_bytes() == b"yesterday's export"
     assert [p.name for p in out_dir.iterdir()] == ["pages.warc.gz"]  # no temporary file left
+
+
+def test_verify_catches_an_edited_metadata_record(
+    history: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = tmp_path / "policy.warc"
+    assert export(capsys, history, exported, "policy")[0] == 0
+    real = history.harness.repo.history.version("policy", 2).text_sha256
+    forged = ("f" if real[0] != "f" else "e") + real[1:]
+    data = exported.read_bytes()
+    assert data.count(real.encode()) == 1
+    exported.write_bytes(data.replace(real.encode(), forged.encode()))  # same length
+    code, out, _ = run(capsys, "--config", str(history.config), "verify", str(exported))
+    assert code == 1
+    assert "its metadata record: block digest failed" in out
+    assert f"version 2's text SHA-256 is {real} in the database, {forged} in the file" in out
+    assert out.strip().splitlines()[-1] == "3 pages checked: 2 match, 1 do not"
