@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import defer
 
 from storage import blobs
 from storage.base import Store, aware
@@ -34,8 +35,9 @@ class EvidenceStore(Store):
 
     def version_snapshot_meta(self, slug: str, number: int) -> SnapshotMeta | None:
         """The same page without decoding its body."""
+        query = _version_snapshot(slug, number).options(defer(Snapshot.body))
         with self._read() as s:
-            row = s.execute(_version_snapshot(slug, number)).first()
+            row = s.execute(query).first()
         return _meta(*row) if row else None
 
     def snapshot_by_digest(self, slug: str, body_sha256: str) -> SnapshotOut | None:
