@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.differ
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.realpages
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.fetchers

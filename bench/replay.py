@@ -117,7 +117,11 @@ class Replay:
     raw_bytes: int = 0
 
 
-async def replay(workdir: Path, server: ReplayServer) -> tuple[Replay, config.Settings]:
+async def replay(
+    workdir: Path, server: ReplayServer, versions: int | None = None
+) -> tuple[Replay, config.Settings]:
+    """Replay each document's history into workdir/replay.db: its first `versions` versions
+    (default: QUICK_VERSIONS, or all with FULL=1)."""
     docs = "".join(
         f'[[documents]]\nslug = "{n}"\nname = "{n}"\nurl = "{server.url(n)}"\n'
         for n in corpus.DOCUMENTS
@@ -136,7 +140,9 @@ async def replay(workdir: Path, server: ReplayServer) -> tuple[Replay, config.Se
         checker.http = timed
         for doc in settings.documents:
             history = corpus.versions(doc.slug)
-            if not FULL:
+            if versions is not None:
+                history = history[:versions]
+            elif not FULL:
                 history = history[:QUICK_VERSIONS]
             previous: str | None = None
             for version in history:

@@ -2,6 +2,7 @@
 
     repo.pages     storage.pages.PageStore       the watched pages
     repo.history   storage.history.HistoryStore  versions, changes, snapshots (delta chains)
+    repo.evidence  storage.evidence.EvidenceStore  the raw pages as evidence, for download and WARC
     repo.checks    storage.checks.CheckStore     checks, incidents, and a check's transaction
     repo.outbox    storage.outbox.OutboxStore    alerts and their deliveries
     repo.hosts     storage.hosts.HostStore       request slots per host, shared by workers
@@ -15,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from storage.checks import CheckStore
+from storage.evidence import EvidenceStore
 from storage.history import HistoryStore
 from storage.hosts import HostStore
 from storage.imports import ImportStore
@@ -29,6 +31,7 @@ class Repo:
         self.engine = engine
         self.pages = PageStore(engine)
         self.history = HistoryStore(engine)
+        self.evidence = EvidenceStore(engine)
         self.checks = CheckStore(engine)
         self.outbox = OutboxStore(engine)
         self.hosts = HostStore(engine)

@@ -243,3 +243,38 @@ class DeliveryOut:
     kind: str
     slug: str | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """A stored page without its body: what the evidence says about it."""
+
+    id: int
+    slug: str
+    fetched_at: datetime
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content_type: str
+    body_sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A version as the evidence of its snapshot names it: no text, its hashes."""
+
+    number: int
+    created_at: datetime
+    text_sha256: str
+    rules_hash: str
+    technical: bool
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One stored page (body included) and the versions extracted from it, oldest first."""
+
+    snapshot: SnapshotOut
+    versions: list[VersionRef]

@@ -20,10 +20,12 @@ STAGES: dict[str, set[str]] = {
     "check": {"config", "extract", "analysis", "fetch", "alerting"},
     "daemon": {"config", "fetch", "alerting", "check"},
     "queue": {"config", "fetch", "alerting", "check", "daemon"},
-    "web": {"config", "extract", "analysis", "fetch", "alerting"},
+    "web": {"config", "extract", "analysis", "fetch", "alerting", "evidence"},
     "archive": {"config", "extract", "analysis"},
+    "evidence": set(),  # reads storage only
     "cli": {
         "archive",
+        "evidence",
         "config",
         "extract",
         "analysis",

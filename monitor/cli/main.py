@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor.cli import evidence
 from monitor.errors import ConfigError, PolicywatchError, UsageError
 from storage.vocab import DELIVERY_STATUSES
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_daemon_commands(sub, common)
     _add_history_commands(sub, common)
     _add_tool_commands(sub, common)
+    evidence.add_commands(sub, common, _Parser)
     return parser
 
 
@@ -789,6 +791,9 @@ COMMANDS: dict[str, Command] = {
     "test-alert": cmd_test_alert,
     "import": cmd_import,
     "db": cmd_db,
+    "snapshot": evidence.cmd_snapshot,
+    "export": evidence.cmd_export,
+    "verify": evidence.cmd_verify,
 }
 
 

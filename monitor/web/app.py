@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Settings
 from monitor.fetch.http import Clock, SystemClock
-from monitor.web import auth, feeds, routes_api, routes_html
+from monitor.web import auth, feeds, routes_api, routes_evidence, routes_html
 from monitor.web.context import WebContext, context, templates, web_token
 from storage.queries import Queries
 from storage.repo import Repo
@@ -67,6 +67,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_evidence.router)
     app.include_router(feeds.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -77,7 +78,8 @@ def create_app(
 
 
 class SecurityHeaders:
-    """Adds the CSP and its companions to every response, errors and redirects included."""
+    """Adds the CSP and its companions to every response, errors and redirects included; a
+    response that sets one of them itself (a stricter CSP: the stored pages') keeps its own."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,7 +91,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = list(message.get("headers", []))
+                own = {bytes(name).lower() for name, _ in headers}
+                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in own]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

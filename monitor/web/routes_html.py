@@ -130,6 +130,7 @@ def change(
         parts=parts,
         earlier=earlier,
         later=later,
+        evidence=web.repo.evidence.version_snapshot_meta(doc.slug, found.to_version),
     )
 
 
@@ -231,6 +232,7 @@ def at_form(request: Request, slug: str, date: str = "") -> Response:
         version=None,
         at=None,
         change_id=None,
+        evidence=None,
         lines=[],
     )
 
@@ -265,6 +267,7 @@ def version_page(web: WebContext, doc: PageOut, found: Any, at: date | None) -> 
         version=found,
         at=at,
         change_id=web.queries.change_into(doc.slug, found.number),
+        evidence=web.repo.evidence.version_snapshot_meta(doc.slug, found.number),
         lines=views.lines(found.text),
     )
 

@@ -1,0 +1,1 @@
+"""Tests of the raw pages as evidence: WARC export and verify."""
