@@ -1,9 +1,9 @@
 """The check of a WARC file against the database: every response record's payload is read
 again and hashed; the hash must be the record's own `WARC-Payload-Digest` (warcio checks the
-block digests of it and of its metadata record too), the database must hold a page of the record's document with exactly those
-bytes (whose stored body still hashes to them), fetched at the record's `WARC-Date` from its
-`WARC-Target-URI`, and each version the metadata record names must be in the database, read
-from that page, with the same canonical-text SHA-256.
+block digests of it and of its metadata record too), the database must hold a page of the
+record's document with exactly those bytes (whose stored body still hashes to them), fetched
+at the record's `WARC-Date` from its `WARC-Target-URI`, and each version the metadata record
+names must be in the database, read from that page, with the same canonical-text SHA-256.
 
 A file that cannot be read as WARC stops the check where it breaks: what was read before is
 still reported, with the error.
