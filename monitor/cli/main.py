@@ -718,6 +718,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # webhook's URL is its secret. policywatch logs what matters itself.
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Apprise's warnings are a failed delivery's reason: the apprise channel reads them from
+    # Apprise's result and the outbox logs them with the delivery, so they are not logged twice.
+    logging.getLogger("apprise").propagate = False
     try:
         # `--help` prints and exits in parse_args, before any command has imported anything.
         args = build_parser().parse_args(argv)
