@@ -10,6 +10,7 @@ from monitor.config.load import (
     config_path,
     load,
     parse,
+    watched_documents,
 )
 from monitor.config.model import (
     CHANNEL_KIND_NAMES,
@@ -70,4 +71,5 @@ __all__ = [
     "load",
     "parse",
     "parse_duration",
+    "watched_documents",
 ]
