@@ -29,13 +29,13 @@ class ConfigFile:
 
     def changed(self) -> bool:
         """Whether the file's bytes changed since the last call (or since it was opened). A
-        file that cannot be read counts as changed, so the reload says why."""
+        file that became unreadable counts as changed once, so the reload says why."""
         stat = self._read_stat()
-        if stat == self._stat and stat is not None:
+        if stat == self._stat:
             return False
         self._stat = stat
         digest = self._read_digest()
-        if digest == self._digest and digest is not None:
+        if digest == self._digest:
             return False
         self._digest = digest
         return True
