@@ -83,9 +83,10 @@ def secret_forms(
                 if parts.query:
                     forms.add(f"{parts.path}?{parts.query}")
             if isinstance(conf, AppriseChannelSettings) and parts.scheme:
-                # Apprise URLs carry tokens anywhere: tgram://TOKEN/CHAT, ntfy://user:pass@host
-                forms.update(p for p in (parts.netloc, parts.username, parts.password) if p)
-                forms.update(p for p in parts.path.split("/") if p)
+                # Apprise URLs carry tokens anywhere: tgram://TOKEN/CHAT, ntfy://user:pass@host;
+                # short parts (a path's "hook") are words, not tokens.
+                pieces = (parts.netloc, parts.username, parts.password, *parts.path.split("/"))
+                forms.update(p for p in pieces if p and len(p) >= 8)
         password = secrets.get(conf.name, {}).get("password")
         if isinstance(conf, EmailChannelSettings) and password:
             # AUTH LOGIN sends the password in base64, AUTH PLAIN "\0user\0password".

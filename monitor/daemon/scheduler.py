@@ -188,10 +188,14 @@ class Daemon:
         old = {d.slug: d for d in self.settings.documents}
         docs = {d.slug: d for d in new.documents}
         running = self.settings
+        self.checker.settings, self.checker.alerting = new, Alerting(new)
+        try:
+            technical = await self.checker.prepare()  # sync the watch list; re-extract
+        except BaseException:
+            self.checker.settings, self.checker.alerting = running, Alerting(running)
+            raise
         self.settings = new
-        self.checker.settings = new
-        self.checker.alerting = Alerting(new)
-        for result in await self.checker.prepare():  # sync the watch list; re-extract
+        for result in technical:
             self._report(result)
         scheduler = self._scheduler
         assert scheduler is not None

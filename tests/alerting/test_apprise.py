@@ -14,7 +14,10 @@ import pytest
 
 from alerts import AppriseChannel, AppriseOptions, DeliveryError
 from alerts.render import sample_payload
+from monitor import config
+from monitor.alerting.outbox import secret_forms
 from monitor.cli.main import main
+from monitor.config import channel_secrets
 from monitor.daemon.runtime import make_outbox
 from tests.pageserver import PageServer, fresh_page
 from tests.sitegen import AI_SENTENCE_CHANGED, sample_policy
@@ -183,3 +186,15 @@ def test_retry_delay_comes_from_the_outbox(
             assert now + timedelta(minutes=5) <= first.retry_at <= now + timedelta(minutes=10)
             [last] = outbox.deliver_due(first.retry_at)
             assert last.status == "dead"  # max_attempts reached
+
+
+def test_the_tokens_of_an_apprise_url_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(URL_ENV, "json://pw-user:tok-5be1c0ffee@127.0.0.1:9/hook/room-4a7d2f19")
+    cfg = write_config(tmp_path, document("a", "https://example.org/a") + apprise_channel())
+    settings = config.load(cfg)
+    forms = secret_forms(settings, channel_secrets(settings), {URL_ENV: ""})
+    for token in ("tok-5be1c0ffee", "room-4a7d2f19", "pw-user:tok-5be1c0ffee@127.0.0.1:9"):
+        assert token in forms
+    assert "hook" not in forms  # a short word of the path is not a secret
