@@ -141,13 +141,17 @@ class Daemon:
             if self._outbox is not None:
                 self._outbox.stop()  # the delivery pass in flight ends after its current send
             await self._drain()
+            for task in list(self._background):  # a reload in progress is not finished
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             scheduler.shutdown(wait=False)
 
-    def request_reload(self) -> None:
-        """Read config.toml again soon (the SIGHUP handler: it must not block)."""
+    def request_reload(self, why: str = "SIGHUP") -> None:
+        """Read config.toml again soon (the SIGHUP handler: it must not block). Reloads run one
+        at a time, in a task of their own, so a slow one (re-extracting pages) delays nothing."""
         if self._config is None or self._stopping:
             return
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.reload(why))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -155,7 +159,7 @@ class Daemon:
         if self._config is None or self._stopping:
             return
         if await asyncio.to_thread(self._config.changed):
-            await self.reload("the file changed")
+            self.request_reload("the file changed")
 
     async def reload(self, why: str) -> bool:
         """Move to the documents of config.toml as it is now; False (and one log line naming
@@ -165,6 +169,7 @@ class Daemon:
         async with self._reloading:
             if self._stopping:
                 return False
+            await asyncio.to_thread(self._config.changed)  # seen now: the poll need not repeat it
             try:
                 new = await asyncio.to_thread(load, self._config.path)
             except ConfigError as exc:
