@@ -1,11 +1,13 @@
-"""Alert channels of policywatch (imports only httpx, Jinja2 and the standard library): the
-registry from a channel kind to its class, and `make_channel` to build one from config values."""
+"""Alert channels of policywatch (imports httpx, Jinja2 and the standard library; Apprise only
+when an `apprise` channel is built): the registry from a channel kind to its class, and
+`make_channel` to build one from config values."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.apprise import AppriseChannel, AppriseOptions
 from alerts.base import Channel, DeliveryError, Message, options_from
 from alerts.email import EmailChannel, EmailOptions
 from alerts.mbox import MboxChannel, MboxOptions
@@ -20,6 +22,8 @@ from alerts.webhook import (
 
 __all__ = [
     "CHANNEL_KINDS",
+    "AppriseChannel",
+    "AppriseOptions",
     "Channel",
     "ChatOptions",
     "DeliveryError",
@@ -42,6 +46,7 @@ ChannelClass = (
     | type[SlackChannel]
     | type[DiscordChannel]
     | type[MboxChannel]
+    | type[AppriseChannel]
 )
 
 CHANNEL_KINDS: dict[str, ChannelClass] = {
@@ -50,6 +55,7 @@ CHANNEL_KINDS: dict[str, ChannelClass] = {
     "slack": SlackChannel,
     "discord": DiscordChannel,
     "mbox": MboxChannel,
+    "apprise": AppriseChannel,
 }
 
 

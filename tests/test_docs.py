@@ -54,6 +54,7 @@ def test_every_config_key_is_documented() -> None:
         config.WebhookChannelSettings,
         config.ChatChannelSettings,
         config.MboxChannelSettings,
+        config.AppriseChannelSettings,
     ):
         keys += [field.alias or name for name, field in channel.model_fields.items()]
     for key in keys:

@@ -27,7 +27,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alerts import Channel, DeliveryError, make_channel
-from monitor.config import AnyChannel, EmailChannelSettings, Settings, channel_secrets
+from monitor.config import (
+    AnyChannel,
+    AppriseChannelSettings,
+    EmailChannelSettings,
+    Settings,
+    channel_secrets,
+)
 from monitor.errors import ConfigError
 from storage.repo import Repo
 from storage.values import DeliveryOut
@@ -55,7 +61,10 @@ def build_channels(
         try:
             channel = make_channel(conf.kind, conf.name, options)
         except ValueError as exc:
-            raise ConfigError(str(exc), path=str(settings.path), key=f"channels[{index}]") from None
+            key, message = f"channels[{index}]", str(exc)
+            if isinstance(conf, AppriseChannelSettings):  # the URL is the variable's value
+                key, message = f"{key}.url_env", f"the value of {conf.url_env}: {message}"
+            raise ConfigError(message, path=str(settings.path), key=key) from None
         channels[conf.name] = MaskedChannel(channel, hidden)
     return channels
 
@@ -73,6 +82,11 @@ def secret_forms(
                 forms.update({parts.path, parts.path.strip("/")})
                 if parts.query:
                     forms.add(f"{parts.path}?{parts.query}")
+            if isinstance(conf, AppriseChannelSettings) and parts.scheme:
+                # Apprise URLs carry tokens anywhere: tgram://TOKEN/CHAT, ntfy://user:pass@host;
+                # short parts (a path's "hook") are words, not tokens.
+                pieces = (parts.netloc, parts.username, parts.password, *parts.path.split("/"))
+                forms.update(p for p in pieces if p and len(p) >= 8)
         password = secrets.get(conf.name, {}).get("password")
         if isinstance(conf, EmailChannelSettings) and password:
             # AUTH LOGIN sends the password in base64, AUTH PLAIN "\0user\0password".

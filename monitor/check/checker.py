@@ -102,8 +102,17 @@ class CheckResult:
 
 
 def page_specs(settings: Settings) -> list[PageSpec]:
+    """The watch list to sync: each document's settings with its interval written out (its
+    `every`, else `schedule.every`), so the next check can be told from the database alone."""
     return [
-        PageSpec(d.slug, d.name, d.url, d.fetcher, settings.rules(d).digest, d.to_json())
+        PageSpec(
+            d.slug,
+            d.name,
+            d.url,
+            d.fetcher,
+            settings.rules(d).digest,
+            d.model_copy(update={"every": settings.interval(d)}).to_json(),
+        )
         for d in settings.documents
     ]
 

@@ -253,6 +253,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     _channels_ready(settings)
     if not args.once and not args.no_web:
         check_web_ready(settings)  # before the database is written
+    if not settings.channels:
+        log.warning(
+            "no [[channels]] in %s: changes are recorded but alerts go nowhere; add a "
+            "[[channels]] table (email, webhook, slack, discord, mbox or apprise) to be told",
+            settings.path,
+        )
     store = open_store(settings)
     if args.once:
         return _check_now(settings, store, [], out)
@@ -304,8 +310,19 @@ async def _run_daemon(
         server.add_done_callback(lambda _task: stopped.set())  # a bind error stops the daemon
     async with open_checker(settings, store) as checker:
         outbox = make_outbox(settings, store) if settings.channels else None
-        daemon = Daemon(settings, checker, store.repo.checks.last_check_times, outbox=outbox)
-        await daemon.run(stopped)
+        daemon = Daemon(
+            settings,
+            checker,
+            store.repo.checks.last_check_times,
+            outbox=outbox,
+            config_file=settings.path,
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)  # reload the watch list
+        try:
+            await daemon.run(stopped)
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
     if server is not None:
         await server  # re-raises a bind or token error
     log.info("stopped")
@@ -491,11 +508,15 @@ def cmd_checks(settings: Settings, args: argparse.Namespace, out: Console) -> in
     from monitor.cli import terminal
     from monitor.daemon.runtime import open_store
 
-    data = terminal.checks(open_store(settings).repo, args.slug, args.limit)
+    repo = open_store(settings).repo
+    next_at = terminal.next_checks(repo, settings, args.slug)
+    data = terminal.checks(repo, args.slug, args.limit, next_at)
     if args.json:
         _print_json(out, data)
     else:
         out.print(terminal.checks_table(data))
+        if next_at:
+            out.print(terminal.next_checks_table(next_at, datetime.now(UTC)))
     return EXIT_OK
 
 
@@ -806,6 +827,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # webhook's URL is its secret. policywatch logs what matters itself.
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Apprise's warnings are a failed delivery's reason: the apprise channel reads them from
+    # Apprise's result and the outbox logs them with the delivery, so they are not logged twice.
+    logging.getLogger("apprise").propagate = False
     try:
         # `--help` prints and exits in parse_args, before any command has imported anything.
         args = build_parser().parse_args(argv)

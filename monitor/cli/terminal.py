@@ -6,7 +6,8 @@ as well as coloured, so a diff reads the same in a pipe, a log or a colour-blind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # types only: importing them would cost every command a secon
     from monitor.analysis.topics import TopicRule
     from monitor.check.checker import CheckResult
     from monitor.cli.validate import ValidationReport
-    from monitor.config import DocumentSettings
+    from monitor.config import DocumentSettings, Settings
     from storage.repo import Repo
     from storage.values import VersionOut
 
@@ -127,8 +128,18 @@ def history_table(data: dict[str, Any]) -> RenderableType:
 # -- checks ----------------------------------------------------------------------------------
 
 
-def checks(repo: Repo, slug: str | None, limit: int) -> list[dict[str, Any]]:
-    """Recent checks, newest first (the `checks --json` document)."""
+def next_checks(repo: Repo, settings: Settings, slug: str | None) -> dict[str, datetime | None]:
+    """The next check of each watched document (or of `slug`): its last check plus its
+    interval, from the database's watch list (None: never checked, due now)."""
+    found = settings.next_checks(repo.pages.watch_list(), repo.checks.last_check_times())
+    return {s: at for s, at in found.items() if slug is None or s == slug}
+
+
+def checks(
+    repo: Repo, slug: str | None, limit: int, next_at: Mapping[str, datetime | None]
+) -> list[dict[str, Any]]:
+    """Recent checks, newest first (the `checks --json` document); `next_check_at` is when the
+    check's document is next due (null: no longer watched)."""
     return [
         {
             "document": c.slug,
@@ -141,9 +152,32 @@ def checks(repo: Repo, slug: str | None, limit: int) -> list[dict[str, Any]]:
             "fetcher": c.fetcher,
             "duration_ms": round(c.duration_ms, 1),
             "version": c.version,
+            "next_check_at": _iso(next_at.get(c.slug)),
         }
         for c in repo.checks.checks(slug, limit)
     ]
+
+
+def next_checks_table(next_at: Mapping[str, datetime | None], now: datetime) -> RenderableType:
+    """When each watched document is checked next: the time, and how long until then."""
+    table = Table(expand=False)
+    for column in ("document", "next check", "in"):
+        table.add_column(column)
+    for slug, at in sorted(next_at.items(), key=lambda item: (item[1] or now, item[0])):
+        table.add_row(slug, f"{at:%Y-%m-%d %H:%M:%S}" if at else "now", until(at, now))
+    return table
+
+
+def until(at: datetime | None, now: datetime) -> str:
+    """ "in 5h 3m", "in 40s", or "due now" for a time already past (or never checked)."""
+    seconds = int((at - now).total_seconds()) if at is not None else 0
+    if seconds <= 0:
+        return "due now"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return "in " + " ".join(parts[:2] or [f"{secs}s"])
 
 
 def checks_table(rows: Sequence[dict[str, Any]]) -> RenderableType:

@@ -10,6 +10,7 @@ from monitor.config.load import (
     config_path,
     load,
     parse,
+    watched_documents,
 )
 from monitor.config.model import (
     CHANNEL_KIND_NAMES,
@@ -18,6 +19,7 @@ from monitor.config.model import (
     SECRET_KEYS,
     AlertSettings,
     AnyChannel,
+    AppriseChannelSettings,
     BrowserSettings,
     ChatChannelSettings,
     DocumentSettings,
@@ -46,6 +48,7 @@ __all__ = [
     "SECRET_KEYS",
     "AlertSettings",
     "AnyChannel",
+    "AppriseChannelSettings",
     "BrowserSettings",
     "ChatChannelSettings",
     "DocumentSettings",
@@ -68,4 +71,5 @@ __all__ = [
     "load",
     "parse",
     "parse_duration",
+    "watched_documents",
 ]

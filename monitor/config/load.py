@@ -12,8 +12,9 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,11 +80,36 @@ class Settings:
     def interval(self, doc: DocumentSettings) -> float:
         return doc.every if doc.every is not None else self.schedule.every
 
+    def next_check(self, doc: DocumentSettings, last_check: datetime | None) -> datetime | None:
+        """When `doc` is due: one interval (its `every`, else `schedule.every`) after its last
+        check started; None when it was never checked (due at once). The one rule of the
+        daemon's schedule (which adds up to `schedule.jitter`), the workers' queue, and the next
+        check `policywatch checks` and the web show."""
+        if last_check is None:
+            return None
+        return last_check + timedelta(seconds=self.interval(doc))
+
+    def next_checks(
+        self, watch_list: Iterable[tuple[str, str]], last_checks: Mapping[str, datetime]
+    ) -> dict[str, datetime | None]:
+        """The next check of every document of a synced watch list (PageStore.watch_list(),
+        whose settings carry each document's interval), from the last check times in the
+        database: what a process that does not run the schedule (the web, the CLI) shows."""
+        return {
+            slug: self.next_check(doc, last_checks.get(slug))
+            for slug, doc in watched_documents(watch_list).items()
+        }
+
     def rules(self, doc: DocumentSettings) -> ExtractRules:
         """The document's extraction rules (its selectors, and its minimum text length or the
         default one): the one value extraction, the browser's wait and the fingerprint use."""
         min_chars = doc.min_chars if doc.min_chars is not None else self.guards.min_chars
         return ExtractRules(select=doc.select, remove=doc.remove, min_chars=min_chars)
+
+
+def watched_documents(watch_list: Iterable[tuple[str, str]]) -> dict[str, DocumentSettings]:
+    """A synced watch list's (slug, settings JSON) rows as documents, by slug."""
+    return {slug: DocumentSettings.model_validate_json(text) for slug, text in watch_list}
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:

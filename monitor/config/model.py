@@ -273,11 +273,29 @@ class MboxChannelSettings(_ChannelBase):
         return {"path": self.path, "to": self.to}
 
 
+class AppriseChannelSettings(_ChannelBase):
+    """Any service Apprise reaches (Telegram, Matrix, Signal, ntfy, Teams...): its URL carries
+    the service's token, so it only ever comes from the environment variable `url_env`."""
+
+    kind: Literal["apprise"]
+    url_env: Str
+
+    def secrets(self) -> dict[str, str]:
+        return {"url": self.url_env}
+
+    def options(self, secrets: Mapping[str, str]) -> dict[str, Any]:
+        return {"url": secrets["url"], "timeout": self.timeout}
+
+
 AnyChannel = (
-    EmailChannelSettings | WebhookChannelSettings | ChatChannelSettings | MboxChannelSettings
+    EmailChannelSettings
+    | WebhookChannelSettings
+    | ChatChannelSettings
+    | MboxChannelSettings
+    | AppriseChannelSettings
 )
 ChannelSettings = Annotated[AnyChannel, Field(discriminator="kind")]
-CHANNEL_KIND_NAMES = ("email", "webhook", "slack", "discord", "mbox")
+CHANNEL_KIND_NAMES = ("email", "webhook", "slack", "discord", "mbox", "apprise")
 CHANNEL_TAGS = frozenset({*CHANNEL_KIND_NAMES, "css", "range"})
 
 

@@ -1,9 +1,14 @@
 """The daemon: one APScheduler job per document, resumed from the database, stopped cleanly.
 
 Each document runs on its own interval with jitter, never twice at once; its first run after a
-restart is due one interval after its last recorded check. On SIGINT / SIGTERM no new check
-starts; checks in flight get a grace period to finish (each check is one transaction, so a check
-cut short leaves nothing half-written).
+restart is due one interval after its last recorded check (Settings.next_check). On SIGINT /
+SIGTERM no new check starts; checks in flight get a grace period to finish (each check is one
+transaction, so a check cut short leaves nothing half-written).
+
+The watch list is live: on SIGHUP (`request_reload`) or when config.toml changes (polled every
+CONFIG_POLL seconds), the file is read again; documents added, removed or changed are scheduled,
+unscheduled or rescheduled, and the database's watch list is synced to the list the daemon runs.
+An invalid file is refused with one log line naming the key, and the running list stays.
 """
 
 from __future__ import annotations
@@ -13,13 +18,17 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerting.outbox import Outbox, deliver_in_background
+from monitor.alerting.payloads import Alerting
 from monitor.check.checker import Checker, CheckResult
-from monitor.config import DocumentSettings, Settings
+from monitor.config import DocumentSettings, Settings, load
+from monitor.daemon.reload import ConfigFile, live_settings, restart_only
+from monitor.errors import ConfigError
 
 log = logging.getLogger("policywatch.daemon")
 
@@ -28,6 +37,8 @@ log = logging.getLogger("policywatch.daemon")
 STARTUP_SPREAD = 30.0
 # Seconds between two passes over the outbox (retries come due at their own times).
 DELIVERY_EVERY = 30.0
+# Seconds between two looks at config.toml (a stat; the file is read only when it changed).
+CONFIG_POLL = 1.0
 
 
 def first_runs(
@@ -40,8 +51,7 @@ def first_runs(
     spread = min(STARTUP_SPREAD, settings.schedule.jitter)
     due: dict[str, datetime] = {}
     for doc in settings.documents:
-        last = last_checks.get(doc.slug)
-        next_run = last + timedelta(seconds=settings.interval(doc)) if last else now
+        next_run = settings.next_check(doc, last_checks.get(doc.slug)) or now
         if next_run <= now:
             next_run = now + timedelta(seconds=rng.uniform(0, spread))
         due[doc.slug] = next_run
@@ -77,6 +87,7 @@ class Daemon:
         outbox: Outbox | None = None,
         rng: random.Random | None = None,
         grace: float = 5.0,
+        config_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.checker = checker
@@ -89,13 +100,26 @@ class Daemon:
         self._stopping = False
         self._outbox = outbox
         self._delivering = asyncio.Lock()
+        self._config = ConfigFile(config_file) if config_file is not None else None
+        self._reloading = asyncio.Lock()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._background: set[asyncio.Task[object]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then let checks in flight finish (up to the grace period)."""
         for result in await self.checker.prepare():
             self._report(result)
         scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler = scheduler
         self._add_jobs(scheduler, self.settings.documents)
+        if self._config is not None:
+            scheduler.add_job(
+                self._poll_config,
+                IntervalTrigger(seconds=CONFIG_POLL),
+                id="config",
+                max_instances=1,
+                coalesce=True,
+            )
         if self._outbox is not None:
             scheduler.add_job(
                 self._deliver,
@@ -117,7 +141,95 @@ class Daemon:
             if self._outbox is not None:
                 self._outbox.stop()  # the delivery pass in flight ends after its current send
             await self._drain()
+            for task in list(self._background):  # a reload in progress is not finished
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             scheduler.shutdown(wait=False)
+
+    def request_reload(self, why: str = "SIGHUP") -> None:
+        """Read config.toml again soon (the SIGHUP handler: it must not block). Reloads run one
+        at a time, in a task of their own, so a slow one (re-extracting pages) delays nothing."""
+        if self._config is None or self._stopping:
+            return
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.reload(why))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _poll_config(self) -> None:
+        if self._config is None or self._stopping:
+            return
+        if await asyncio.to_thread(self._config.changed):
+            self.request_reload("the file changed")
+
+    async def reload(self, why: str) -> bool:
+        """Move to the documents of config.toml as it is now; False (and one log line naming
+        the key) when the file is invalid, the running watch list unchanged."""
+        if self._config is None:
+            return False
+        async with self._reloading:
+            if self._stopping:
+                return False
+            await asyncio.to_thread(self._config.changed)  # seen now: the poll need not repeat it
+            try:
+                new = await asyncio.to_thread(load, self._config.path)
+            except ConfigError as exc:
+                log.error(
+                    "config not reloaded (%s): %s; still watching the %d documents it had",
+                    why,
+                    exc,
+                    len(self.settings.documents),
+                )
+                return False
+            try:
+                await self._apply(live_settings(self.settings, new), why)
+            except Exception:
+                log.exception("config reload (%s) failed with an unexpected error", why)
+                return False
+            if later := restart_only(self.settings, new):
+                log.warning("config: %s changed; that takes a restart", ", ".join(later))
+            return True
+
+    async def _apply(self, new: Settings, why: str) -> None:
+        old = {d.slug: d for d in self.settings.documents}
+        docs = {d.slug: d for d in new.documents}
+        running = self.settings
+        self.checker.settings, self.checker.alerting = new, Alerting(new)
+        try:
+            technical = await self.checker.prepare()  # sync the watch list; re-extract
+        except BaseException:
+            self.checker.settings, self.checker.alerting = running, Alerting(running)
+            raise
+        self.settings = new
+        for result in technical:
+            self._report(result)
+        scheduler = self._scheduler
+        assert scheduler is not None
+        removed = [slug for slug in old if slug not in docs]
+        added = [doc for slug, doc in docs.items() if slug not in old]
+        kept = [d for s, d in docs.items() if s in old]
+        retimed = [d for d in kept if running.interval(old[d.slug]) != new.interval(d)]
+        changed = [d for d in kept if old[d.slug] != d or d in retimed]
+        for slug in removed + [d.slug for d in retimed]:
+            if scheduler.get_job(slug) is not None:
+                scheduler.remove_job(slug)
+        for doc in changed:
+            if doc not in retimed and scheduler.get_job(doc.slug) is not None:
+                scheduler.modify_job(doc.slug, args=[doc])
+        self._add_jobs(scheduler, added + retimed)
+        log.info(
+            "config reloaded (%s): watching %d documents%s",
+            why,
+            len(docs),
+            "".join(
+                f"; {label} {', '.join(slugs)}"
+                for label, slugs in (
+                    ("added", [d.slug for d in added]),
+                    ("removed", removed),
+                    ("changed", [d.slug for d in changed]),
+                )
+                if slugs
+            ),
+        )
 
     def _add_jobs(self, scheduler: AsyncIOScheduler, docs: Sequence[DocumentSettings]) -> None:
         now = datetime.now(UTC)

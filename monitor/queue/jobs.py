@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
 
-from monitor.config import DocumentSettings, Settings
+from monitor.config import DocumentSettings, Settings, watched_documents
 
 if TYPE_CHECKING:
     from monitor.alerting.outbox import Outbox
@@ -76,10 +76,7 @@ def queue_of(doc: DocumentSettings) -> str:
 
 def watch_list(rt: Runtime) -> dict[str, DocumentSettings]:
     """The active pages of the database's watch list (written by `policywatch sync`)."""
-    return {
-        slug: DocumentSettings.model_validate_json(text)
-        for slug, text in rt.store.repo.pages.watch_list()
-    }
+    return watched_documents(rt.store.repo.pages.watch_list())
 
 
 def due_slugs(rt: Runtime, docs: dict[str, DocumentSettings], now: datetime) -> list[str]:
@@ -90,8 +87,8 @@ def due_slugs(rt: Runtime, docs: dict[str, DocumentSettings], now: datetime) -> 
 
 def _due(rt: Runtime, doc: DocumentSettings, last: CheckOut | None, now: datetime) -> bool:
     """Whether a page whose last check is `last` is due: never checked, or one interval ago."""
-    interval = timedelta(seconds=rt.settings.interval(doc))
-    return last is None or last.started_at + interval <= now
+    due = rt.settings.next_check(doc, last.started_at if last else None)
+    return due is None or due <= now
 
 
 @jobs.periodic(cron=TICK, periodic_id="schedule")

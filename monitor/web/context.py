@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ class WebContext:
     @property
     def base_url(self) -> str:
         return self.settings.web.base_url.rstrip("/")
+
+    def next_checks(self) -> dict[str, datetime | None]:
+        """When each watched document is checked next (None: never checked, due now): from the
+        database's watch list and last checks, so a web process of its own agrees with the
+        daemon (Settings.next_check)."""
+        return self.settings.next_checks(
+            self.repo.pages.watch_list(), self.repo.checks.last_check_times()
+        )
 
     def render(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         template = self.templates.get_template(name)
@@ -73,5 +82,5 @@ def templates() -> jinja2.Environment:
     env.filters.update(
         when=views.when, iso=views.iso, sig=views.significance, colour=views.chip_colour
     )
-    env.globals.update(ago=views.ago, kind_labels=views.KIND_LABELS)
+    env.globals.update(ago=views.ago, until=views.until, kind_labels=views.KIND_LABELS)
     return env

@@ -74,12 +74,18 @@ class DocumentModel(BaseModel):
     last_check: CheckModel | None
     open_incident: IncidentModel | None = None
     latest_change: ChangeSummary | None = None
+    next_check_at: datetime | None = None  # null: never checked (due now), or not watched
 
     @classmethod
     def of(
-        cls, p: PageOut, incident: IncidentOut | None, latest: ChangeBrief | None
+        cls,
+        p: PageOut,
+        incident: IncidentOut | None,
+        latest: ChangeBrief | None,
+        next_check_at: datetime | None = None,
     ) -> DocumentModel:
         return cls(
+            next_check_at=next_check_at,
             slug=p.slug,
             name=p.name,
             url=p.url,
@@ -195,8 +201,12 @@ class DeliveryModel(BaseModel):
 @router.get("/documents", response_model=list[DocumentModel])
 def documents(request: Request) -> list[DocumentModel]:
     """Every document, with its last check, open incident and latest change."""
-    rows = context(request).queries.dashboard()
-    return [DocumentModel.of(d.page, d.incident, d.latest_change) for d in rows]
+    web = context(request)
+    due = web.next_checks()
+    rows = web.queries.dashboard()
+    return [
+        DocumentModel.of(d.page, d.incident, d.latest_change, due.get(d.page.slug)) for d in rows
+    ]
 
 
 @router.get("/documents/{slug}", response_model=DocumentModel)
@@ -205,7 +215,8 @@ def document(request: Request, slug: str) -> DocumentModel:
     found = next((d for d in web.queries.dashboard() if d.page.slug == slug), None)
     if found is None:
         raise HTTPException(404, f"no document {slug!r}")
-    return DocumentModel.of(found.page, found.incident, found.latest_change)
+    due = web.next_checks().get(slug)
+    return DocumentModel.of(found.page, found.incident, found.latest_change, due)
 
 
 @router.get("/documents/{slug}/versions", response_model=list[VersionModel])

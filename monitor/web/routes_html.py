@@ -46,7 +46,12 @@ def level_or_none(value: str | None) -> str | None:
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
     web = context(request)
-    return web.render("dashboard.html", nav="dashboard", documents=web.queries.dashboard())
+    return web.render(
+        "dashboard.html",
+        nav="dashboard",
+        documents=web.queries.dashboard(),
+        next_checks=web.next_checks(),
+    )
 
 
 @router.get("/documents/{slug}", response_class=HTMLResponse)

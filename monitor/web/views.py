@@ -204,6 +204,16 @@ def ago(value: datetime | None, now: datetime) -> str:
     return "just now"
 
 
+def until(value: datetime | None, now: datetime) -> str:
+    """ "in 3 hours", "in 5 minutes": how long after `now`; "due now" when it is past."""
+    seconds = (value - now).total_seconds() if value is not None else 0.0
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"in {n} {unit}{'s' if n != 1 else ''}"
+    return "in less than a minute" if seconds > 0 else "due now"
+
+
 @dataclass(frozen=True, slots=True)
 class LineView:
     """One canonical line of a version, as the version page shows it."""

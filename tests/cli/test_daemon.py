@@ -15,6 +15,7 @@ import httpx
 
 from monitor import config
 from monitor.check.checker import CheckResult
+from monitor.daemon.reload import ConfigFile, live_settings, restart_only
 from monitor.daemon.runtime import open_checker, open_store
 from monitor.daemon.scheduler import Daemon, first_runs
 from tests.pageserver import PageServer, Response
@@ -105,3 +106,57 @@ def test_sigterm_stops_the_daemon_and_its_web_ui_cleanly(tmp_path: Path) -> None
             rest = proc.stderr.read()
         assert code == 0, "".join(seen) + rest
         assert "stopped" in rest
+
+
+def test_config_file_changes_by_its_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("one", encoding="utf-8")
+    watched = ConfigFile(path)
+    assert not watched.changed()
+    stamp = path.stat().st_mtime_ns
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))  # touched: same bytes
+    assert not watched.changed()
+    path.write_text("two", encoding="utf-8")  # same size, other bytes
+    os.utime(path, ns=(stamp + 2 * 10**9, stamp + 2 * 10**9))
+    assert watched.changed()
+    assert not watched.changed()  # told once
+    path.unlink()
+    assert watched.changed()  # gone: the reload says why, once
+    assert not watched.changed()
+
+
+def test_a_reload_keeps_what_takes_a_restart(tmp_path: Path) -> None:
+    running = config.load(write_config(tmp_path, document("a", "https://example.org/a")))
+    (tmp_path / "edited").mkdir()
+    edited = write_config(
+        tmp_path / "edited",
+        document("b", "https://example.org/b", every="2h"),
+        extra='every = "3h"\n[web]\nport = 9999\n[guards]\nmin_chars = 10',
+    )
+    edited.write_text(edited.read_text().replace("concurrency = 2", "concurrency = 7"))
+    new = config.load(edited)
+    live = live_settings(running, new)
+    assert [d.slug for d in live.documents] == ["b"]
+    assert (live.schedule.every, live.guards.min_chars) == (3 * 3600, 10)  # applied
+    assert (live.storage, live.web, live.schedule.concurrency) == (
+        running.storage,
+        running.web,
+        running.schedule.concurrency,
+    )
+    assert restart_only(running, new) == ["storage", "web", "schedule.concurrency"]
+    assert restart_only(running, live) == []
+
+
+def test_next_check_is_one_interval_after_the_last(tmp_path: Path) -> None:
+    settings = config.load(
+        write_config(
+            tmp_path,
+            document("a", "https://example.org/a")
+            + document("b", "https://example.org/b", every="1h"),
+            extra='every = "6h"',
+        )
+    )
+    a, b = settings.documents
+    assert settings.next_check(a, NOW) == NOW + timedelta(hours=6)
+    assert settings.next_check(b, NOW) == NOW + timedelta(hours=1)
+    assert settings.next_check(a, None) is None  # never checked: due now
