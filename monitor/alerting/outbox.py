@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from alerts import Channel, DeliveryError, make_channel
 from monitor.config import AnyChannel, EmailChannelSettings, Settings, channel_secrets
 from monitor.errors import ConfigError
+from storage.redact import redact
 from storage.repo import Repo
 from storage.values import DeliveryOut
 
@@ -100,6 +101,7 @@ class MaskedChannel:
             message = exc.message
             for secret in self._secrets:
                 message = message.replace(secret, "***")
+            message = redact(message)  # a configured URL's token or credentials, by their shape
             if message == exc.message:
                 raise
             # Not chained: the original error, secret and all, must not reach a traceback.
