@@ -5,6 +5,7 @@
     repo.checks    storage.checks.CheckStore     checks, incidents, and a check's transaction
     repo.outbox    storage.outbox.OutboxStore    alerts and their deliveries
     repo.hosts     storage.hosts.HostStore       request slots per host, shared by workers
+    repo.sessions  storage.sessions.SessionStore logins to the web UI
 
 Values in and out are the frozen dataclasses of storage.values; times are aware UTC datetimes.
 """
@@ -18,6 +19,7 @@ from storage.history import HistoryStore
 from storage.hosts import HostStore
 from storage.outbox import OutboxStore
 from storage.pages import PageStore
+from storage.sessions import SessionStore
 
 
 class Repo:
@@ -30,3 +32,4 @@ class Repo:
         self.checks = CheckStore(engine)
         self.outbox = OutboxStore(engine)
         self.hosts = HostStore(engine)
+        self.sessions = SessionStore(engine)

@@ -1,0 +1,37 @@
+"""web_sessions: logins to the web UI, by the digest of their random cookie, with an expiry and
+a revocation time (logout).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("digest", name=op.f("uq_web_sessions_digest")),
+    )
+    op.create_index(op.f("ix_web_sessions_expires_at"), "web_sessions", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_web_sessions_expires_at"), table_name="web_sessions")
+    op.drop_table("web_sessions")
