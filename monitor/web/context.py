@@ -76,5 +76,5 @@ def templates() -> jinja2.Environment:
     env.filters.update(
         when=views.when, iso=views.iso, sig=views.significance, colour=views.chip_colour
     )
-    env.globals.update(ago=views.ago, kind_labels=views.KIND_LABELS)
+    env.globals.update(ago=views.ago, kind_labels=views.KIND_LABELS, rich=views.rich_spans)
     return env

@@ -231,7 +231,7 @@ def at_form(request: Request, slug: str, date: str = "") -> Response:
         version=None,
         at=None,
         change_id=None,
-        lines=[],
+        blocks=[],
     )
 
 
@@ -265,7 +265,7 @@ def version_page(web: WebContext, doc: PageOut, found: Any, at: date | None) -> 
         version=found,
         at=at,
         change_id=web.queries.change_into(doc.slug, found.number),
-        lines=views.lines(found.text),
+        blocks=views.blocks(found.text),
     )
 
 
