@@ -28,7 +28,8 @@ MASK = "***"
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>`]+")
 _TRAILING = ".,;:!?)]}"
-_TOKENISH = re.compile(r"[A-Za-z0-9_\-.~+/=%]+")
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-.~+/=%:]+")
+_WORDISH = re.compile(r"[A-Z]?[a-z]{4,}")  # the lowercase runs words are made of
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # The words of a parameter name that make its value a secret.
 _SECRET_WORDS = frozenset(
@@ -58,6 +59,8 @@ _SECRET_WORDS = frozenset(
 _SECRET_SUFFIXES = ("key", "token", "secret", "password", "passwd", "signature", "sig")
 _HOOK = re.compile(r"hook", re.IGNORECASE)
 _MIN_RANDOM = 20  # characters in a segment or value before its shape alone makes it a secret
+_MAX_WORDY = 0.4  # the share of a value in word-like runs from which it reads as words
+_MIN_ENTROPY = 3.0  # bits per character
 
 
 def redact(text: str) -> str:
@@ -140,22 +143,19 @@ def secret_name(name: str) -> bool:
 
 
 def looks_random(value: str) -> bool:
-    """Whether `value` is shaped like a generated secret: long, one token of letters and digits
-    (base64 or hex alphabet), mixing character classes, with a high entropy per character."""
+    """Whether `value` is shaped like a generated secret: one long token of letters and digits
+    (hex, base64, a JWT) that mixes both, with a high entropy per character, and that is not
+    mostly words (`1.subpage.4-InformationWeCollect`, `2024-privacy-policy-update-v2`)."""
     if len(value) < _MIN_RANDOM or not _TOKENISH.fullmatch(value):
         return False
-    classes = sum(
-        (
-            any(c.islower() for c in value),
-            any(c.isupper() for c in value),
-            _has_digit(value),
-        )
-    )
-    if classes < 2 or (not _has_digit(value) and classes < 3):
+    if not _has_digit(value) or not any(c.isalpha() for c in value):
+        return False
+    wordy = sum(len(run) for run in _WORDISH.findall(value))
+    if wordy / len(value) >= _MAX_WORDY:
         return False
     counts = Counter(value)
     entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-    return entropy >= 3.0
+    return entropy >= _MIN_ENTROPY
 
 
 def _has_digit(text: str) -> bool:
