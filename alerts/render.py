@@ -62,7 +62,7 @@ EMAIL = richtext.Style(
 def change_html(change: ChangeView) -> Markup:
     """A change's segments as email HTML: links as links, a table row as a table."""
     runs = [richtext.Run(s.op, s.text) for s in change.segments]
-    return richtext.render(runs, EMAIL).html
+    return richtext.render(runs, EMAIL, row=change.row).html
 
 
 _ENV.globals["change_html"] = change_html
