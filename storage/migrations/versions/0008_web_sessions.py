@@ -1,5 +1,6 @@
 """web_sessions: logins to the web UI, by the digest of their random cookie, with an expiry and
-a revocation time (logout).
+a revocation time (logout). And the rows written before URLs were redacted (storage.redact):
+check messages, incidents' and deliveries' errors, incident alerts, page and snapshot addresses.
 
 Revision ID: 0008
 Revises: 0007
@@ -12,6 +13,19 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.redact import redact
+
+# (table, column, extra condition): where a URL's credentials or token may have been written.
+REDACTED = (
+    ("checks", "message", ""),
+    ("incidents", "last_error", ""),
+    ("deliveries", "last_error", ""),
+    ("alerts", "payload", "kind LIKE 'incident%'"),
+    ("pages", "url", ""),
+    ("snapshots", "url", ""),
+    ("snapshots", "final_url", ""),
+)
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -30,6 +44,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("digest", name=op.f("uq_web_sessions_digest")),
     )
     op.create_index(op.f("ix_web_sessions_expires_at"), "web_sessions", ["expires_at"])
+    bind = op.get_bind()
+    for table, column, condition in REDACTED:
+        where = f"{column} LIKE '%://%'" + (f" AND {condition}" if condition else "")
+        rows = bind.execute(sa.text(f"SELECT id, {column} FROM {table} WHERE {where}")).all()
+        changed = [{"id": i, "value": redact(v)} for i, v in rows if redact(v) != v]
+        if changed:
+            update = sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id")
+            bind.execute(update, changed)
 
 
 def downgrade() -> None:
