@@ -43,16 +43,8 @@ _INS = "background:#dafbe1;color:#116329;text-decoration:underline"
 _CELL = "border:1px solid #d0d7de;padding:3px 8px;vertical-align:top"
 
 
-def _email_run(op: str, mark: bool, text: Markup) -> str:
-    if op == "-":
-        return f'<del style="{_DEL}">{text}</del>'
-    if op == "+":
-        return f'<ins style="{_INS}">{text}</ins>'
-    return str(text)
-
-
 EMAIL = richtext.Style(
-    _email_run,
+    ops={"-": (f'<del style="{_DEL}">', "</del>"), "+": (f'<ins style="{_INS}">', "</ins>")},
     link_attrs='style="color:#0969da"',
     table_attrs='role="presentation" style="border-collapse:collapse;margin:4px 0;font-size:14px"',
     cell_attrs=f'style="{_CELL}"',

@@ -14,8 +14,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
@@ -35,17 +35,15 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Style:
-    """How runs look: `run(op, mark, escaped_text)` -> HTML; the attributes of links and
-    tables (a `style="..."` for emails, a `class="..."` for the web)."""
+    """How runs look: the HTML around removed ("-") and added ("+") words and around marked
+    terms, and the attributes of links and tables (`style="..."` for emails, `class="..."` for
+    the web). Consecutive words of one kind share one wrapper, closed at link and cell edges."""
 
-    run: Callable[[str, bool, Markup], str]
+    ops: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    mark: tuple[str, str] = ("", "")
     link_attrs: str = ""
     table_attrs: str = ""
     cell_attrs: str = ""
-
-
-def plain_run(op: str, mark: bool, text: Markup) -> str:
-    return str(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +126,36 @@ def _emit(
         dropped.update(range(a, b))
     out: list[str] = []
     for lo, hi in list(cells) or [(0, length)]:
-        parts: list[str] = []
+        cell = _Cell(style)
         for a, b in itertools.pairwise(cuts):
             if a < lo or b > hi:
                 continue
-            parts += closes.get(a, []) + opens.get(a, [])
+            if a in closes or a in opens:
+                cell.switch("=")
+                cell.parts += closes.get(a, []) + opens.get(a, [])
             if a not in dropped:
                 i = _index(starts, a)
-                piece = runs[i].text[a - starts[i] : b - starts[i]]
-                parts.append(style.run(runs[i].op, runs[i].mark, escape(piece)))
-        parts += closes.get(hi, [])
-        out.append("".join(parts))
+                cell.switch(runs[i].op)
+                piece = str(escape(runs[i].text[a - starts[i] : b - starts[i]]))
+                cell.parts.append(piece.join(style.mark) if runs[i].mark else piece)
+        cell.switch("=")
+        out.append("".join(cell.parts + closes.get(hi, [])))
     return out
+
+
+class _Cell:
+    """The HTML of one cell (or line) being written, and the kind of words open in it."""
+
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.parts: list[str] = []
+        self.current = "="
+
+    def switch(self, op: str) -> None:
+        if op != self.current:
+            self.parts.append(self.style.ops.get(self.current, ("", ""))[1])
+            self.parts.append(self.style.ops.get(op, ("", ""))[0])
+            self.current = op
 
 
 def _index(starts: Sequence[int], at: int) -> int:

@@ -256,13 +256,11 @@ def rich_spans(spans: list[SpanView], block: str) -> Markup:
     return richtext.render(runs, WEB, row=block == BLOCK_LABELS["row"]).html
 
 
-def _web_run(op: str, mark: bool, text: Markup) -> str:
-    inner = f"<mark>{text}</mark>" if mark else str(text)
-    if op == "+":
-        return f'<ins><span class="sr">[added: </span>{inner}<span class="sr">]</span></ins>'
-    if op == "-":
-        return f'<del><span class="sr">[removed: </span>{inner}<span class="sr">]</span></del>'
-    return inner
-
-
-WEB = richtext.Style(_web_run, table_attrs='class="cells"')
+WEB = richtext.Style(
+    ops={
+        "+": ('<ins><span class="sr">[added: </span>', '<span class="sr">]</span></ins>'),
+        "-": ('<del><span class="sr">[removed: </span>', '<span class="sr">]</span></del>'),
+    },
+    mark=("<mark>", "</mark>"),
+    table_attrs='class="cells"',
+)

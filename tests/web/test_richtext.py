@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import text
 
 from alerts import render
-from alerts.richtext import Run, Style, plain_run
+from alerts.richtext import Run, Style
 from alerts.richtext import render as rich
 from monitor import config
 from monitor.daemon.runtime import open_store
@@ -23,8 +23,8 @@ from tests.pageserver import PageServer, Response
 from tests.sitegen import policy_page
 from tests.support import Harness, ManualClock, document, write_config
 
-PLAIN = Style(plain_run)
-OPS = Style(lambda op, mark, t: f"<{op}>{t}</{op}>" if op != "=" else str(t))
+PLAIN = Style()
+OPS = Style(ops={"-": ("<->", "</->"), "+": ("<+>", "</+>")}, mark=("<m>", "</m>"))
 
 
 def test_a_link_becomes_an_anchor_with_everything_escaped() -> None:
@@ -166,3 +166,8 @@ def _get(app: object, path: str) -> httpx.Response:
             return await c.get(path)
 
     return asyncio.run(run())
+
+
+def test_words_of_one_kind_share_one_wrapper() -> None:
+    runs = [Run("=", "we "), Run("+", "may "), Run("+", "train", mark=True), Run("+", " on it")]
+    assert rich(runs, OPS).html == "we <+>may <m>train</m> on it</+>"
