@@ -1,6 +1,6 @@
-"""Alert channels of policywatch (imports httpx, Jinja2 and the standard library; Apprise only
-when an `apprise` channel is built): the registry from a channel kind to its class, and
-`make_channel` to build one from config values."""
+"""Alert channels of policywatch (imports httpx, Jinja2 and its MarkupSafe, and the standard
+library; Apprise only when an `apprise` channel is built): the registry from a channel kind to
+its class, and `make_channel` to build one from config values."""
 
 from __future__ import annotations
 

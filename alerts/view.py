@@ -55,6 +55,7 @@ class ChangeView:
     label: str
     segments: tuple[Segment, ...]
     evidence: tuple[str, ...]
+    row: bool = False  # a table row of the canonical text (`| a | b |`)
 
 
 @dataclass
@@ -235,7 +236,9 @@ def evidence_of(change: Mapping[str, Any]) -> tuple[str, ...]:
 
 def change_view(change: Mapping[str, Any]) -> ChangeView:
     label = _KIND_LABELS.get(line(change.get("kind")), "Changed")
-    return ChangeView(label, segments_of(change), evidence_of(change))
+    whole = clean(change.get("after") or change.get("before"))
+    row = whole.startswith("| ") and whole.endswith(" |")
+    return ChangeView(label, segments_of(change), evidence_of(change), row)
 
 
 def cost(view: ChangeView) -> int:

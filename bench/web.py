@@ -155,7 +155,7 @@ async def measure(db: Path, runs: int) -> list[list[object]]:
     app = create_app(settings, engine)
     rows: list[list[object]] = []
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         for name, template in pages(change_ids, last, day):
             path = template.replace(SLUG, slug)
             response = await client.get(path)  # warm: templates compiled, caches filled

@@ -31,6 +31,7 @@ from storage.history import (
 )
 from storage.models import Check, Incident, Page, Version
 from storage.outbox import add_alert
+from storage.redact import redact, redact_optional
 from storage.values import (
     AlertIn,
     ChangeIn,
@@ -313,6 +314,7 @@ def _add_check(
     s: Session, page_id: int, check: CheckIn, version_id: int | None, snapshot_id: int | None
 ) -> int:
     columns = {k: v for k, v in asdict(check).items() if k != "seen_version"}
+    columns["message"] = redact_optional(check.message)  # an error may quote a URL's secrets
     row = Check(page_id=page_id, version_id=version_id, snapshot_id=snapshot_id, **columns)
     s.add(row)
     s.flush()
@@ -332,7 +334,7 @@ def _apply_incident(
             opened_at=incident.since or check.started_at,
             closed_at=None,
             failures=incident.failures,
-            last_error=incident.message,
+            last_error=redact(incident.message),
             last_check_id=check_id,
         )
         s.add(row)
@@ -346,7 +348,8 @@ def _apply_incident(
         row.closed_at = check.started_at
     elif incident.action == "continue":
         row.failures += 1
-        row.kind, row.last_error, row.last_check_id = incident.kind, incident.message, check_id
+        row.kind, row.last_check_id = incident.kind, check_id
+        row.last_error = redact(incident.message)
     s.flush()
     return row.id
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from storage import blobs, search
 from storage.base import Store, aware
 from storage.models import Change, ChangeTopic, Check, Page, Snapshot, Version
+from storage.redact import redact
 from storage.values import (
     FULL_EVERY,
     ChangeIn,
@@ -159,8 +160,8 @@ def add_snapshot(s: Session, page_id: int, snap: SnapshotIn) -> int:
     row = Snapshot(
         page_id=page_id,
         fetched_at=snap.fetched_at,
-        url=snap.url,
-        final_url=snap.final_url,
+        url=redact(snap.url),  # the evidence of where, never the credentials
+        final_url=redact(snap.final_url),
         status=snap.status,
         headers=json.dumps(snap.headers, sort_keys=True),
         content_type=snap.content_type,

@@ -232,6 +232,19 @@ class HostSlot(Base):
     next_at: Mapped[datetime]
 
 
+class WebSession(Base):
+    """A login to the web UI: the digest of its random cookie (never the cookie itself), until
+    it expires or is revoked (logout)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+
+
 class SearchLine(Base):
     """A distinct canonical line (block) of any version, for phrase search (storage.search).
 

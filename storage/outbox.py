@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from storage.base import Store, aware, require
 from storage.models import Alert, Delivery, Installation, Page
+from storage.redact import redact_optional
 from storage.values import AlertIn, DeliveryOut, NotFound
 from storage.vocab import ALERT_KINDS
 
@@ -135,7 +136,8 @@ class OutboxStore(Store):
             row = s.get(Delivery, delivery_id)
             if row is None:
                 raise NotFound(f"no delivery {delivery_id}")
-            row.status, row.attempts, row.last_error = status, row.attempts + 1, error
+            row.status, row.attempts = status, row.attempts + 1
+            row.last_error = redact_optional(error)  # a receiver's error may quote its URL
             row.sent_at, row.next_attempt_at = sent_at, retry_at
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage.base import Store, aware, insert_or_skip, require
 from storage.checks import last_checks
 from storage.models import Page, Version
+from storage.redact import redact
 from storage.values import PageOut, PageSpec
 from storage.vocab import FETCHERS
 
@@ -34,7 +35,7 @@ class PageStore(Store):
                         {
                             "slug": spec.slug,
                             "name": spec.name,
-                            "url": spec.url,
+                            "url": redact(spec.url),  # shown; settings keep the real one
                             "fetcher": spec.fetcher,
                             "rules_hash": spec.rules_hash,
                             "settings": spec.settings,
@@ -47,7 +48,7 @@ class PageStore(Store):
             existing = {page.slug: page for page in s.scalars(select(Page))}
             for spec in specs:
                 page = existing[spec.slug]
-                page.name, page.url, page.fetcher = spec.name, spec.url, spec.fetcher
+                page.name, page.url, page.fetcher = spec.name, redact(spec.url), spec.fetcher
                 page.rules_hash, page.active = spec.rules_hash, True
                 page.settings = spec.settings
             for slug, page in existing.items():
@@ -113,6 +114,15 @@ class PageStore(Store):
             rows = s.execute(query).all()
             last = last_checks(s, [page.id for page, _ in rows])
         return [
-            PageOut(p.slug, p.name, p.url, p.fetcher, p.rules_hash, p.active, n, last.get(p.slug))
+            PageOut(
+                p.slug,
+                p.name,
+                redact(p.url),
+                p.fetcher,
+                p.rules_hash,
+                p.active,
+                n,
+                last.get(p.slug),
+            )
             for p, n in rows
         ]

@@ -7,6 +7,7 @@
     repo.outbox    storage.outbox.OutboxStore    alerts and their deliveries
     repo.hosts     storage.hosts.HostStore       request slots per host, shared by workers
     repo.imports   storage.imports.ImportStore   versions imported from archives
+    repo.sessions  storage.sessions.SessionStore logins to the web UI
 
 Values in and out are the frozen dataclasses of storage.values; times are aware UTC datetimes.
 """
@@ -22,6 +23,7 @@ from storage.hosts import HostStore
 from storage.imports import ImportStore
 from storage.outbox import OutboxStore
 from storage.pages import PageStore
+from storage.sessions import SessionStore
 
 
 class Repo:
@@ -36,3 +38,4 @@ class Repo:
         self.outbox = OutboxStore(engine)
         self.hosts = HostStore(engine)
         self.imports = ImportStore(engine)
+        self.sessions = SessionStore(engine)

@@ -154,7 +154,7 @@ def request(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", cookies=cookies
+            transport=transport, base_url="http://localhost", cookies=cookies
         ) as client:
             return await client.request(method, path, **kwargs)
 

@@ -35,6 +35,7 @@ from monitor.config import (
     channel_secrets,
 )
 from monitor.errors import ConfigError
+from storage.redact import redact
 from storage.repo import Repo
 from storage.values import DeliveryOut
 
@@ -114,6 +115,7 @@ class MaskedChannel:
             message = exc.message
             for secret in self._secrets:
                 message = message.replace(secret, "***")
+            message = redact(message)  # a configured URL's token or credentials, by their shape
             if message == exc.message:
                 raise
             # Not chained: the original error, secret and all, must not reach a traceback.

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import AnyChannel, DocumentSettings, Settings
+from storage.redact import redact
 from storage.values import AlertIn, ChangeIn, IncidentIn, VersionMeta
 from storage.vocab import SIGNIFICANCE_ORDER
 
@@ -30,7 +31,7 @@ def document_link(settings: Settings, slug: str) -> str:
 
 
 def _document(doc: DocumentSettings) -> dict[str, str]:
-    return {"slug": doc.slug, "name": doc.name, "url": doc.url}
+    return {"slug": doc.slug, "name": doc.name, "url": redact(doc.url)}
 
 
 def _payload(kind: str, doc: DocumentSettings, at: datetime, **parts: Any) -> dict[str, Any]:
@@ -184,7 +185,7 @@ class Alerting:
         links = {
             "change": change_link(self.settings, doc.slug, version),
             "document": document_link(self.settings, doc.slug),
-            "page": doc.url,
+            "page": redact(doc.url),
         }
         return _payload("change", doc, at, change=body, links=links)
 
@@ -206,8 +207,8 @@ class Alerting:
             "opened_at": opened_at.isoformat(),
             "closed_at": at.isoformat() if incident.action == "close" else None,
             "failures": failures,
-            "last_error": incident.message,
+            "last_error": redact(incident.message),
         }
-        links = {"document": document_link(self.settings, doc.slug), "page": doc.url}
+        links = {"document": document_link(self.settings, doc.slug), "page": redact(doc.url)}
         channels = [c for c in self.settings.channels if matches(c, doc.slug, None, ())]
         return self._alert(kind, _payload(kind, doc, at, incident=body, links=links), channels, at)

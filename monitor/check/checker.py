@@ -52,6 +52,7 @@ from monitor.extract.rules import ExtractRules
 from monitor.fetch.acquire import Acquired, acquire, fetch_order, page_text
 from monitor.fetch.http import Clock, FetchResult
 from storage.checks import CheckTx
+from storage.redact import redact, redact_optional
 from storage.repo import Repo
 from storage.values import (
     AlertIn,
@@ -344,8 +345,8 @@ class Checker:
             return None
         started, t0 = self.clock.now(), time.perf_counter()
         result = FetchResult(
-            url=snap.url,
-            final_url=snap.final_url,
+            url=_unredacted(snap.url, doc.url),
+            final_url=_unredacted(snap.final_url, doc.url),
             status=snap.status,
             headers=snap.headers,
             body=snap.body,
@@ -425,11 +426,19 @@ def _error_kind(decision: Decision) -> str | None:
 
 
 def _message(decision: Decision) -> str | None:
+    """The check's message, any URL in it redacted (a fetch error quotes the URL, with the
+    credentials or token it carries)."""
     if isinstance(decision, Refused):
-        return decision.error.message
+        return redact(decision.error.message)
     if isinstance(decision, Pending | Seen):
-        return decision.message
+        return redact_optional(decision.message)
     return None
+
+
+def _unredacted(stored: str, url: str) -> str:
+    """The configured URL where a snapshot stored its redacted form: relative links of the
+    page resolve against the real address, as when it was fetched."""
+    return url if stored != url and stored == redact(url) else stored
 
 
 def _seen_sha(decision: Decision) -> str | None:

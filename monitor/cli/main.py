@@ -820,9 +820,12 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `policywatch` command."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    from storage.redact import RedactingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    # Every line is redacted: an exception from httpx quotes the URL, credentials and all.
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # Libraries log every request and job run at INFO; httpx's lines carry full URLs, and a chat
     # webhook's URL is its secret. policywatch logs what matters itself.
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "procrastinate"):
@@ -885,7 +888,9 @@ def _compare_reads_config(explicit: str | None) -> bool:
 def _print_error(message: str) -> None:
     from rich.console import Console
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+    from storage.redact import redact
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(redact(message), markup=False)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from monitor.extract.html import normalize_html
 from monitor.extract.rules import ExtractRules
 from monitor.fetch.acquire import Fetch, acquire, fetch_order
 from monitor.fetch.http import FetchResult, HttpFetcher
+from storage.redact import redact
 
 HINTS = {
     "empty_shell": 'the page renders with JavaScript: set fetcher = "browser" (or "auto")',
@@ -118,7 +119,7 @@ async def _validate(doc: DocumentSettings, rules: ExtractRules, fetch: Fetch) ->
     assert one is not None and two is not None and first.result is not None
     return ValidationReport(
         slug=doc.slug,
-        url=doc.url,
+        url=redact(doc.url),  # a report is printed and pasted: no credentials
         fetcher=first.fetcher,
         status=first.result.status,
         selector_matched=True if doc.select else None,
@@ -140,7 +141,7 @@ def _failure(
         hint = "the page's main regions: " + (", ".join(regions) if regions else "none with an id")
     return ValidationReport(
         slug=doc.slug,
-        url=doc.url,
+        url=redact(doc.url),  # a report is printed and pasted: no credentials
         fetcher="http",
         status=fetched.status if fetched else None,
         selector_matched=False if exc.kind == "selector_miss" else None,
@@ -148,7 +149,7 @@ def _failure(
         words=None,
         identical=None,
         error_kind=exc.kind,
-        message=exc.message,
+        message=redact(exc.message),
         hint=hint,
     )
 

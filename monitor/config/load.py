@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "POLICYWATCH_CONFIG"
-MIN_TOKEN_CHARS = 16  # off the loopback interface, a token is all that guards the history
+MIN_TOKEN_CHARS = 24  # off the loopback interface, a token is all that guards the history
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,16 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms" if 0 < seconds < 1 else f"{seconds:g}s"
 
 
+def _check_host(value: str) -> str:
+    """A host name as a Host header carries it, without port or scheme: `policy.example.org`,
+    `*.example.org` (any subdomain), `192.0.2.7` or `[2001:db8::7]`."""
+    name = value.removeprefix("*.")
+    shape = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+    if not re.fullmatch(shape, name):
+        raise ValueError(f"a host name without scheme or port (or *.domain), got {value!r}")
+    return value
+
+
 def _duration(low: float, high: float, *, above: bool = False) -> BeforeValidator:
     """A duration between `low` and `high` seconds (`above`: strictly more than `low`).
 
@@ -111,6 +121,7 @@ Jitter = Annotated[float, _duration(0, DAY)]
 Backoff = Annotated[float, _duration(0, DAY, above=True)]  # fetch.backoff, alerts.backoff
 MaxBackoff = Annotated[float, _duration(0, 7 * DAY, above=True)]  # alerts.max_backoff
 Gap = Annotated[float, _duration(0, HOUR)]  # fetch.min_gap
+Lifetime = Annotated[float, _duration(MINUTE, 365 * DAY)]  # web.session_lifetime
 Settle = Annotated[float, _duration(0, MINUTE)]  # browser.settle
 Css = Annotated[str, Strict(), AfterValidator(check_css)]
 Url = Annotated[str, Strict(), AfterValidator(_check_url)]
@@ -162,6 +173,9 @@ class WebSettings(_Section):
     base_url: Url = "http://127.0.0.1:8080"
     token: Str | None = None
     token_env: Str | None = None
+    # Host header values served besides base_url's host, web.host and the loopback names.
+    allowed_hosts: tuple[Annotated[str, Strict(), AfterValidator(_check_host)], ...] = ()
+    session_lifetime: Lifetime = 7 * DAY  # a login lasts this long (or until logout)
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> WebSettings:

@@ -104,7 +104,8 @@ def _canonical(url: str, unwraps_left: int) -> str:
         if parts.query:
             inner += ("&" if "?" in inner else "?") + parts.query
         return _canonical(inner, unwraps_left - 1)
-    bare_host = host.rpartition("@")[2].partition(":")[0]
+    host = host.rpartition("@")[2]  # credentials in a link are no part of where it leads
+    bare_host = host.partition(":")[0]
     for suffix, label in _CDN_SUFFIXES:
         if bare_host.endswith(suffix):
             # Signed media URLs change their signature and edge host on every fetch; the path is

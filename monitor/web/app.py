@@ -2,7 +2,8 @@
 
 Every page is rendered on the server from Jinja2 templates with autoescaping (all text shown
 comes from pages on the internet); no JavaScript is served, so the Content-Security-Policy can
-forbid scripts outright.
+forbid scripts outright. A request whose Host header is not one of monitor.web.hosts is refused
+(400) before any route or the token gate runs.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Settings
 from monitor.fetch.http import Clock, SystemClock
 from monitor.web import auth, feeds, routes_api, routes_evidence, routes_html
 from monitor.web.context import WebContext, context, templates, web_token
+from monitor.web.hosts import allowed_hosts
 from storage.queries import Queries
 from storage.repo import Repo
 
@@ -49,8 +52,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     environ: Mapping[str, str] = os.environ,
+    host: str | None = None,
 ) -> FastAPI:
-    """The application over `engine` (already migrated); `clock` gives "now" for the pages."""
+    """The application over `engine` (already migrated); `clock` gives "now" for the pages and
+    the sessions; `host` is the address served when not web.host (`serve --host`)."""
     app = FastAPI(
         title="policywatch",
         summary="The history of watched privacy policies: versions, changes, search, checks.",
@@ -73,6 +78,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _crash)
     app.add_middleware(auth.TokenGate, token=token)
+    # Outside the token gate: a foreign Host header is refused before anything else runs.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings, host), www_redirect=False
+    )
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -1,23 +1,25 @@
-"""The state every route shares (settings, reads, clock, token, templates) and how to reach it."""
+"""The state every route shares (settings, reads, clock, token, templates, the login throttle)
+and how to reach it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
 
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.fetch.http import Clock
 from monitor.web import views
+from monitor.web.throttle import LoginThrottle
 from storage.queries import Queries
 from storage.repo import Repo
 
@@ -35,6 +37,7 @@ class WebContext:
     clock: Clock
     token: str | None
     templates: jinja2.Environment
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @property
     def base_url(self) -> str:
@@ -55,7 +58,7 @@ class WebContext:
         return HTMLResponse(page, status_code=status)
 
 
-def context(request: Request) -> WebContext:
+def context(request: HTTPConnection) -> WebContext:
     web = request.app.state.web
     assert isinstance(web, WebContext)
     return web
@@ -82,5 +85,7 @@ def templates() -> jinja2.Environment:
     env.filters.update(
         when=views.when, iso=views.iso, sig=views.significance, colour=views.chip_colour
     )
-    env.globals.update(ago=views.ago, until=views.until, kind_labels=views.KIND_LABELS)
+    env.globals.update(
+        ago=views.ago, until=views.until, kind_labels=views.KIND_LABELS, rich=views.rich_spans
+    )
     return env

@@ -238,7 +238,7 @@ def at_form(request: Request, slug: str, date: str = "") -> Response:
         at=None,
         change_id=None,
         evidence=None,
-        lines=[],
+        blocks=[],
     )
 
 
@@ -273,7 +273,7 @@ def version_page(web: WebContext, doc: PageOut, found: Any, at: date | None) -> 
         at=at,
         change_id=web.queries.change_into(doc.slug, found.number),
         evidence=web.repo.evidence.version_snapshot_meta(doc.slug, found.number),
-        lines=views.lines(found.text),
+        blocks=views.blocks(found.text),
     )
 
 

@@ -91,7 +91,7 @@ async def serve_web(
     `ready` is called with the server's URL once it listens (port 0 picks a free port).
     """
     check_exposure(settings, host)
-    app = create_app(settings, engine, clock=clock)
+    app = create_app(settings, engine, clock=clock, host=host)
     sock = bind(host, port)
     server = server_for(app)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"

@@ -1,5 +1,6 @@
 """What the templates show, shaped from stored values: change sets grouped by section with word
-spans and topic terms marked, times, chips. Pure functions; the templates escape every string.
+spans and topic terms marked, times, chips, links and table rows made HTML (alerts.richtext).
+Pure functions; the templates escape every string, and richtext escapes what it makes markup.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup
+
+from alerts import richtext
 from monitor.extract.document import parse_line
 from storage.search import Occurrence
 from storage.vocab import SIGNIFICANCE_LEVELS
@@ -275,3 +279,49 @@ def timeline_bars(timeline: list[Occurrence]) -> list[Bar]:
             )
         )
     return bars
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """What the version page shows for consecutive lines: one line, or a table of rows."""
+
+    kind: str
+    level: int
+    html: Markup
+
+
+def blocks(text: str) -> list[TextBlock]:
+    """The lines of a version with links made links, consecutive rows gathered in one table."""
+    out: list[TextBlock] = []
+    rows: list[tuple[Markup, ...]] = []
+    for line in lines(text):
+        if line.kind == "row":
+            rows.append(richtext.render([richtext.Run("=", line.text)], WEB, row=True).cells or ())
+            continue
+        if rows:
+            out.append(TextBlock("table", 1, richtext.table(rows, WEB)))
+            rows = []
+        out.append(TextBlock(line.kind, line.level, rich_line(line.text)))
+    if rows:
+        out.append(TextBlock("table", 1, richtext.table(rows, WEB)))
+    return out
+
+
+def rich_line(text: str) -> Markup:
+    return richtext.render([richtext.Run("=", text)], WEB, row=False).html
+
+
+def rich_spans(spans: list[SpanView], block: str) -> Markup:
+    """A change's word spans as HTML: links as links, a table row as a table (alerts.richtext)."""
+    runs = [richtext.Run(sp.op, seg.text, seg.mark) for sp in spans for seg in sp.segs]
+    return richtext.render(runs, WEB, row=block == BLOCK_LABELS["row"]).html
+
+
+WEB = richtext.Style(
+    ops={
+        "+": ('<ins><span class="sr">[added: </span>', '<span class="sr">]</span></ins>'),
+        "-": ('<del><span class="sr">[removed: </span>', '<span class="sr">]</span></del>'),
+    },
+    mark=("<mark>", "</mark>"),
+    table_attrs='class="cells"',
+)

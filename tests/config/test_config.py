@@ -164,7 +164,11 @@ BAD = [
     (
         "storage-unknown-driver",
         '[storage]\nurl = "mysql+nosuchdriver://pw@db.example.org/pw"\n' + GOOD_DOC,
-        ["storage.url", "unknown driver 'nosuchdriver' for mysql", "nosuchdriver://pw@"],
+        [
+            "storage.url",
+            "unknown driver 'nosuchdriver' for mysql",
+            "nosuchdriver://***@db.example.org",
+        ],
     ),
     (
         "storage-not-a-url",

@@ -57,7 +57,7 @@ def test_short_token_off_loopback(
     error = refusal(settings(tmp_path, web), environ)
     assert error.key == key
     assert "too short" in str(error) and "'0.0.0.0'" in str(error)
-    assert f"at least 16 characters, got {len(SHORT)} characters" in str(error)
+    assert f"at least 24 characters, got {len(SHORT)} characters" in str(error)
 
 
 def test_long_token_off_loopback(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_the_log_never_holds_a_chat_webhook_url(world: tuple[Path, PageServer]) 
 def _get(app: object, path: str, **kwargs: object) -> httpx.Response:
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://ui") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.get(path, **kwargs)  # type: ignore[arg-type]
 
     return asyncio.run(run())

@@ -93,3 +93,40 @@ def test_head_is_alembics_head() -> None:
     from storage.db import HEAD, alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def test_0009_redacts_what_was_written_before(engine: Engine) -> None:
+    """Rows from before redaction lose their URL secrets on upgrade; other rows are untouched."""
+    from sqlalchemy import text
+
+    from storage.db import migrate
+
+    migrate(engine, "0008")
+    leaky = "HTTP 500 from https://ed:Wm4-pass-Tq@intranet.example/p?access_token=zz9"
+    plain = "HTTP 500 from https://example.org/privacy"
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO pages (id, slug, name, url, fetcher, rules_hash, created_at, active) "
+                "VALUES (1, 'p', 'P', 'https://ed:Wm4-pass-Tq@intranet.example/p', 'http', 'h', "
+                ":at, true)"
+            ),
+            {"at": "2026-01-01 00:00:00"},
+        )
+        for i, message in enumerate((leaky, plain), start=1):
+            db.execute(
+                text(
+                    "INSERT INTO checks (id, page_id, started_at, finished_at, outcome, message, "
+                    "fetcher, duration_ms) VALUES (:id, 1, :at, :at, 'failed', :m, 'http', 1.0)"
+                ),
+                {"id": i, "at": "2026-01-01 00:00:00", "m": message},
+            )
+    migrate(engine, "0009")
+    with engine.connect() as db:
+        messages = db.execute(text("SELECT message FROM checks ORDER BY id")).scalars().all()
+        url = db.execute(text("SELECT url FROM pages")).scalar_one()
+    assert messages == [
+        "HTTP 500 from https://ed:***@intranet.example/p?access_token=***",
+        plain,
+    ]
+    assert url == "https://ed:***@intranet.example/p"
