@@ -2,14 +2,22 @@
 changed between two versions (moved, renamed, added, removed, a form that now lives elsewhere).
 
 A path is the ordered menu steps a sentence tells people to follow, however the page writes
-them: "Settings & privacy > Accounts Center > Ad preferences" (or with arrows), or "tap
-Settings, then tap Privacy, then Data use for AI". A control's label is the name the sentence
-quotes ("Allow use of my public content"); its link is a form or settings page the sentence
-links to. Pure functions; no I/O.
+them: "Settings & privacy > Accounts Center > Ad preferences" (or arrows, angle quotes),
+"tap Settings, then tap Privacy, then Data use for AI", or numbered steps, one list item each ("Go
+to Settings", "Tap Accounts Center", "Turn off Data use for AI"). A step is a menu name: a few
+words (STEP_WORDS at most) starting with a capital letter, after a verb (tap, select, go to,
+turn off...) or between separators. Bold is not kept by extraction, so a bolded menu name is
+found by the verb before it and its capital. A control's label is the name the sentence quotes
+("Allow use of my public content"), else the path's last step; its link is a form or settings
+page the sentence links to. Pure functions; no I/O.
 
-Identity over time: the same control in two versions is matched by what it does, first by its
-label, then by the last step of its path, then by its link, so a moved path or a renamed label
-reads as one control that moved, not one removed and one added.
+Not controls: a line that is only a path of links (a breadcrumb that escaped extraction's chrome
+removal), generic buttons at the end of steps ("Tap Save"), prose with arrows or "then".
+
+Identity over time: the same control in two versions is matched by what it does: the same path,
+label and link, else its label, else the last step of its path, else its link, else the menu
+leading to it (two steps or more), so a moved path or a renamed label reads as one control that
+moved or was renamed, not one removed and one added.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitor.analysis.topics import split_sentences
-from monitor.extract.document import Document
+from monitor.extract.document import Block, Document
 
 ControlChangeKind = Literal[
     "control_moved", "control_renamed", "control_added", "control_removed", "form_link_changed"
@@ -76,32 +84,134 @@ _LAST_END = re.compile(
 _FORM_HINT = re.compile(r"help/contact|/settings|accountscenter|privacy/center|/form", re.I)
 
 
+_STEP_NUMBER = re.compile(r"^\s*(?:step\s+)?\d{1,2}\s*[.):]\s+", re.I)
+_ONE_STEP = re.compile(rf"^{_VERB}\s+(?:on\s+)?(?P<step>.+)$", re.I)
+_STEP_END = re.compile(
+    r"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if|so|for\s+(?:the|your|each))\s"
+    r"|\s+(?:in|at|on|from|under|near|beside|next\s+to)\s+(?:the|your|a)\s|\s+(?:below|above)\b"
+    r"|\s+and\s+(?=(?:turn|tap|click|select|choose|open|switch|toggle|go|then)\b)",
+    re.I,
+)
+_BUTTONS = frozenset(
+    {"save", "submit", "done", "confirm", "continue", "next", "ok", "send", "back", "cancel"}
+    | {"close", "apply", "update"}
+)
+"""Buttons that end a series of steps: the step before them is the control."""
+RUN_SHARE = 0.5
+"""A list is a series of steps when at least this share of its items are steps (two or more)."""
+
+
 def extract_controls(doc: Document) -> list[Control]:
-    """Every control the document's sentences describe, in document order (a sentence that is
-    only a path, like a breadcrumb line, counts only when it has three steps or more and the
-    block says more than the path: page chrome is left out by extraction before this)."""
-    found: list[Control] = []
-    for block in doc.blocks:
-        if block.kind == "heading":
-            continue
-        text = block.text
-        for start, end in split_sentences(text):
-            control = _control(text[start:end].strip())
+    """Every control the document describes, in document order."""
+    return [control for control, _ in locate_controls(doc)]
+
+
+def locate_controls(doc: Document) -> list[tuple[Control, tuple[int, ...]]]:
+    """Every control the document describes, with the indices of the blocks that describe it:
+    a sentence with a path (or a quoted name and a form link), or a list of steps, one item each
+    (items of one list, or paragraphs numbered "1.", "2.", ...), read as one path."""
+    found: list[tuple[Control, tuple[int, ...]]] = []
+    blocks = doc.blocks
+    i = 0
+    while i < len(blocks):
+        run = _step_run(blocks, i)
+        if run:
+            control = _run_control([blocks[j].text for j in run])
             if control is not None:
-                found.append(control)
+                found.append((control, tuple(run)))
+                i = run[-1] + 1
+                continue
+        block = blocks[i]
+        if block.kind != "heading":
+            text = block.text
+            for start, end in split_sentences(text):
+                control = _control(text[start:end].strip())
+                if control is not None:
+                    found.append((control, (i,)))
+        i += 1
     return found
 
 
+def _listed(block: Block) -> bool:
+    return block.kind == "item" or (
+        block.kind == "paragraph" and _STEP_NUMBER.match(block.text) is not None
+    )
+
+
+def _step_run(blocks: Sequence[Block], start: int) -> list[int]:
+    """The indices of the list starting at `start` when it reads as a series of steps (at least
+    two items that name a menu, and at least RUN_SHARE of its items), else []."""
+    if not _listed(blocks[start]) or (start and _listed(blocks[start - 1])):
+        return []
+    end = start
+    while end < len(blocks) and _listed(blocks[end]) and blocks[end].level == blocks[start].level:
+        end += 1
+    steps = [i for i in range(start, end) if _item_steps(blocks[i].text)]
+    if len(steps) < 2 or len(steps) < RUN_SHARE * (end - start):
+        return []
+    return list(range(steps[0], steps[-1] + 1))
+
+
+def _item_steps(text: str) -> list[str]:
+    """The menu steps one list item names, in order: a path in one of its sentences, or the
+    menu after the verb that starts it ("Tap Accounts Center at the bottom")."""
+    words = _LINK.sub(r"\1", _STEP_NUMBER.sub("", text, count=1))
+    out: list[str] = []
+    for start, end in split_sentences(words):
+        sentence = words[start:end].strip()
+        path = _separated_path(sentence) or _then_path(sentence)
+        if path:
+            out.extend(path)
+            continue
+        m = _ONE_STEP.match(sentence)
+        if m:
+            step = _clean(_STEP_END.split(m.group("step"), maxsplit=1)[0])
+            quoted = _QUOTED.search(m.group("step"))
+            if quoted and not _menu_name(step):
+                step = _clean(quoted.group(1))
+            if _menu_name(step):
+                out.append(step)
+    return out
+
+
+def _run_control(texts: Sequence[str]) -> Control | None:
+    steps = [step for text in texts for step in _item_steps(text)]
+    while steps and steps[-1].casefold() in _BUTTONS:
+        steps.pop()
+    if len(steps) < 2:
+        return None
+    sentence = " ".join(texts)
+    words = _LINK.sub(r"\1", sentence)
+    labels = [m.group(1).strip() for m in _QUOTED.finditer(words)]
+    label = next((q for q in reversed(labels) if q not in steps), None)
+    links = [m.group(2) for m in _LINK.finditer(sentence)]
+    link = next((u for u in links if _FORM_HINT.search(u)), None)
+    return Control(tuple(steps), label or steps[-1], link, sentence)
+
+
 def _control(sentence: str) -> Control | None:
+    if _breadcrumb(sentence):
+        return None
     words = _LINK.sub(r"\1", sentence)
     path = _separated_path(words) or _then_path(words)
     labels = [m.group(1).strip() for m in _QUOTED.finditer(words)]
     label = next((q for q in labels if q not in path), None)
-    links = [m.group(2) for m in _LINK.finditer(sentence)]
-    link = next((u for u in links if _FORM_HINT.search(u)), None)
+    forms = [
+        (m.group(1), m.group(2)) for m in _LINK.finditer(sentence) if _FORM_HINT.search(m.group(2))
+    ]
+    link = forms[0][1] if forms else None
+    if not path and not label and forms and len(forms[0][0].split()) >= 2:
+        label = _clean(forms[0][0])  # "use [the objection form](...)": the form, named by its link
     if not path and not (label and link):
         return None
     return Control(tuple(path), label or (path[-1] if path else None), link, sentence)
+
+
+def _breadcrumb(sentence: str) -> bool:
+    """A line that is only a path whose steps are mostly links: a breadcrumb, page chrome."""
+    parts = _SEPARATOR.split(sentence.strip())
+    linked = sum(1 for part in parts if _LINK.fullmatch(part.strip()))
+    return len(parts) >= 2 and 2 * linked >= len(parts)
 
 
 def _separated_path(text: str) -> list[str]:
@@ -135,7 +245,7 @@ def _strip_verb(step: str) -> str:
 
 
 def _clean(step: str) -> str:
-    step = _TRAIL.sub("", step.strip().strip("\"“”‘’'"))
+    step = _TRAIL.sub("", step.strip().strip("\"“”‘’'*"))
     return re.sub(r"^(?:the|your)\s+(?=[A-Z])", "", step)
 
 

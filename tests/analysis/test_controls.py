@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.analysis.controls import Control, diff_controls, extract_controls
+from monitor.analysis.controls import Control, diff_controls, extract_controls, locate_controls
 from monitor.extract.document import Document
+from monitor.extract.html import normalize_html
+from monitor.extract.rules import ExtractRules
+from tests import helpcenter
 
 FORM = "https://www.example.org/help/contact/1234567890"
 
@@ -126,3 +129,89 @@ def test_added_and_removed_controls_and_identity_among_several() -> None:
         ("control_added", None, control("Settings > New toggle")),
         ("control_removed", research, None),
     ]
+
+
+def test_numbered_steps_one_list_item_each_are_one_path() -> None:
+    doc = Document.from_text(
+        "\n".join(
+            [
+                "# Stop the assistant learning from your posts",
+                "You decide whether your posts help train the assistant.",
+                "- Go to your Profile, then tap Menu.",
+                "- Tap Accounts Center at the bottom of the screen.",
+                "- Select “Your information and permissions”.",
+                "- Turn off Let the assistant learn from my posts.",
+                "- Tap Save.",
+                "Changes apply within a day.",
+            ]
+        )
+    )
+    [(found, blocks)] = locate_controls(doc)
+    assert found.path == (
+        "Profile",
+        "Menu",
+        "Accounts Center",
+        "Your information and permissions",
+        "Let the assistant learn from my posts",
+    )
+    assert found.label == "Let the assistant learn from my posts"  # not the Save button
+    assert blocks == (2, 3, 4, 5, 6)
+
+
+def test_numbered_paragraphs_are_steps_too() -> None:
+    assert controls(
+        "1. Open Settings.", "2. Choose Privacy.", "3. Turn off Data use for research."
+    ) == [(("Settings", "Privacy", "Data use for research"), "Data use for research", None)]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ("- Your posts and photos", "- The groups you join", "- Messages you send to businesses"),
+        ("- Tap Settings.", "- Wait for the page to load.", "- Read the notice carefully."),
+        ("- Select a photo to share.", "- Choose a filter for it.", "- Post it."),
+    ],
+)
+def test_lists_that_are_not_steps_are_not_controls(items: tuple[str, ...]) -> None:
+    assert controls(*items) == []
+
+
+def test_a_breadcrumb_of_links_is_not_a_control() -> None:
+    crumb = " > ".join(
+        f"[{step}](https://www.example.org/help/{n})"
+        for n, step in enumerate(("Help Centre", "Privacy", "Your settings"))
+    )
+    assert controls(crumb) == []
+    assert controls("Go to Settings > Privacy > Your settings.") != []
+
+
+def test_a_form_named_by_its_link_is_a_control() -> None:
+    assert controls(f"You can also use [the objection form]({FORM}).") == [
+        ((), "the objection form", FORM)
+    ]
+
+
+def test_a_help_center_page_gives_the_controls_of_its_article_and_none_of_its_chrome() -> None:
+    page = helpcenter.article(
+        "Choose how your posts are used for AI",
+        helpcenter.para("You can choose whether we use your public posts to improve our AI."),
+        helpcenter.steps(
+            "Go to your **Profile**, then tap **Menu**.",
+            "Tap **Accounts Center**.",
+            "Turn off **Allow use of my public content for AI**.",
+        ),
+        helpcenter.para(f"In the EU you can also use [the objection form]({FORM})."),
+        helpcenter.para("On the web, open Settings & privacy → Settings → Data use for AI."),
+    )
+    doc = normalize_html(page.encode(), ExtractRules(), base_url="https://www.example.org/help/1")
+    assert [(c.path, c.label, c.link) for c in extract_controls(doc)] == [
+        (
+            ("Profile", "Menu", "Accounts Center", "Allow use of my public content for AI"),
+            "Allow use of my public content for AI",
+            None,
+        ),
+        ((), "the objection form", FORM),
+        (("Settings & privacy", "Settings", "Data use for AI"), "Data use for AI", None),
+    ]
+    chrome = [*helpcenter.BREADCRUMB, *helpcenter.RELATED, "Was this helpful?", "Search"]
+    assert not any(part in doc.text for part in chrome)
