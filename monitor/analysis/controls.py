@@ -323,6 +323,30 @@ def _differences(old: Control, new: Control) -> list[ControlChange]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class LocatedChange:
+    """A control change with the blocks that describe the control, in each document."""
+
+    change: ControlChange
+    old_blocks: tuple[int, ...]
+    new_blocks: tuple[int, ...]
+
+
+def located_changes(old: Document, new: Document) -> list[LocatedChange]:
+    """`diff_controls` of two documents, each change with the blocks it concerns."""
+    before, after = locate_controls(old), locate_controls(new)
+    where = {id(c): blocks for c, blocks in (*before, *after)}
+    changes = diff_controls([c for c, _ in before], [c for c, _ in after])
+    return [
+        LocatedChange(
+            change,
+            where[id(change.before)] if change.before is not None else (),
+            where[id(change.after)] if change.after is not None else (),
+        )
+        for change in changes
+    ]
+
+
 def controls_json(old: Document, new: Document) -> dict[str, object]:
     """The `controls` field of a changeset document."""
     before, after = extract_controls(old), extract_controls(new)

@@ -4,9 +4,13 @@ control changed between two versions."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
+from monitor.analysis.assessment import assess
 from monitor.analysis.controls import Control, diff_controls, extract_controls, locate_controls
+from monitor.analysis.topics import DEFAULT_TOPICS
 from monitor.extract.document import Document
 from monitor.extract.html import normalize_html
 from monitor.extract.rules import ExtractRules
@@ -215,3 +219,60 @@ def test_a_help_center_page_gives_the_controls_of_its_article_and_none_of_its_ch
     ]
     chrome = [*helpcenter.BREADCRUMB, *helpcenter.RELATED, "Was this helpful?", "Search"]
     assert not any(part in doc.text for part in chrome)
+
+
+def _assess(old: list[str], new: list[str]) -> list[dict[str, Any]]:
+    a = Document.from_text("\n".join(["# Help", "We explain your choices below.", *old]))
+    b = Document.from_text("\n".join(["# Help", "We explain your choices below.", *new]))
+    data = assess(a, b, DEFAULT_TOPICS).to_json()
+    return cast(list[dict[str, Any]], data["changes"])
+
+
+def test_a_moved_control_is_a_flag_on_its_change_and_opt_out_evidence() -> None:
+    [change] = _assess(
+        ["To stop this, go to Settings > Privacy > Data use for AI."],
+        ["To stop this, go to Accounts Center > Your information > Data use for AI."],
+    )
+    assert "control_moved" in change["flags"]
+    assert change["significance"] in ("minor", "substantive")
+    assert {"topic": "opt-out-controls", "term": "Data use for AI", "where": "added"}.items() <= (
+        change["topics"][0].items()
+    )
+    [moved] = change["controls"]
+    assert moved["kind"] == "control_moved"
+    assert moved["before"]["path"] == ["Settings", "Privacy", "Data use for AI"]
+
+
+def test_a_renamed_toggle_in_numbered_steps_is_at_least_minor() -> None:
+    steps = ["- Open Settings.", "- Tap Privacy.", "- Turn off Improve AI with my posts."]
+    renamed = [*steps[:2], "- Turn off Let AI learn from my posts."]
+    changes = _assess(steps, renamed)
+    [change] = [c for c in changes if c["controls"]]
+    assert "control_renamed" in change["flags"]
+    assert change["significance"] in ("minor", "substantive")
+    assert change["controls"][0]["after"]["label"] == "Let AI learn from my posts"
+
+
+def test_a_removed_control_or_form_is_substantive() -> None:
+    form = f"In the EU you can also use [the objection form]({FORM})."
+    [change] = _assess(["Nothing else changes.", form], ["Nothing else changes."])
+    assert (change["significance"], change["flags"]) == ("substantive", ["control_removed"])
+
+
+def test_a_form_that_moved_is_flagged() -> None:
+    other = FORM.replace("1234567890", "2222")
+    [change] = _assess(
+        [f"In the EU you can also use [the objection form]({FORM})."],
+        [f"In the EU you can also use [the objection form]({other})."],
+    )
+    assert "form_link_changed" in change["flags"]
+    assert change["significance"] == "minor"
+
+
+def test_changes_that_touch_no_control_carry_no_control_flag() -> None:
+    path = "To stop this, go to Settings > Privacy > Data use for AI."
+    changes = _assess(
+        [path, "We keep logs for a month."], [path, "We keep logs for a year or longer."]
+    )
+    assert changes and all(not c["controls"] for c in changes)
+    assert not any(f.startswith("control") for c in changes for f in c["flags"])
