@@ -256,17 +256,32 @@ def diff_controls(before: Sequence[Control], after: Sequence[Control]) -> list[C
     """How the controls changed: each control of `after` is matched with one of `before` by its
     label, else the last step of its path, else its link; matched ones that differ moved, were
     renamed or point to another form; the rest were added or removed."""
-    unmatched = list(before)
     changes: list[ControlChange] = []
-    for new in after:
-        old = _match(new, unmatched)
+    removed: list[ControlChange] = []
+    for old, new in match_controls(before, after):
         if old is None:
             changes.append(ControlChange("control_added", None, new))
-            continue
-        unmatched.remove(old)
-        changes.extend(_differences(old, new))
-    changes.extend(ControlChange("control_removed", old, None) for old in unmatched)
-    return changes
+        elif new is None:
+            removed.append(ControlChange("control_removed", old, None))
+        else:
+            changes.extend(differences(old, new))
+    return changes + removed
+
+
+def match_controls(
+    before: Sequence[Control], after: Sequence[Control]
+) -> list[tuple[Control | None, Control | None]]:
+    """Each control of `after` with the control of `before` it is (or None: added), in the order
+    of `after`, then the controls of `before` left unmatched (with None: removed)."""
+    unmatched = list(before)
+    pairs: list[tuple[Control | None, Control | None]] = []
+    for new in after:
+        old = _match(new, unmatched)
+        if old is not None:
+            unmatched = [c for c in unmatched if c is not old]
+        pairs.append((old, new))
+    pairs.extend((old, None) for old in unmatched)
+    return pairs
 
 
 def _match(new: Control, candidates: Iterable[Control]) -> Control | None:
@@ -312,7 +327,7 @@ def _same_place(a: Control, b: Control) -> bool:
     return len(_where(a)) >= 2 and _where(a) == _where(b)
 
 
-def _differences(old: Control, new: Control) -> list[ControlChange]:
+def differences(old: Control, new: Control) -> list[ControlChange]:
     out: list[ControlChange] = []
     if _where(old) != _where(new):
         out.append(ControlChange("control_moved", old, new))
