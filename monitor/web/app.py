@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Settings
 from monitor.fetch.http import Clock, SystemClock
-from monitor.web import auth, feeds, routes_api, routes_html
+from monitor.web import auth, controls, feeds, routes_api, routes_html
 from monitor.web.context import WebContext, context, templates, web_token
 from storage.queries import Queries
 from storage.repo import Repo
@@ -68,6 +68,8 @@ def create_app(
     app.include_router(routes_html.router)
     app.include_router(routes_api.router)
     app.include_router(feeds.router)
+    app.include_router(controls.router)
+    app.include_router(controls.api)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _crash)
