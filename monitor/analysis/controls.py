@@ -16,14 +16,15 @@ removal), generic buttons at the end of steps ("Tap Save"), prose with arrows or
 
 Identity over time: the same control in two versions is matched by what it does: the same path,
 label and link, else its label, else the last step of its path, else its link, else the menu
-leading to it (two steps or more), so a moved path or a renamed label reads as one control that
+leading to it (two steps or more), else the words of its sentence besides its menus and name
+(SHAPE_WORDS or more), so a moved path or a renamed label reads as one control that
 moved or was renamed, not one removed and one added.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -218,7 +219,7 @@ def _separated_path(text: str) -> list[str]:
     parts = _SEPARATOR.split(text)
     if len(parts) < 2:
         return []
-    first = _strip_verb(_LEAD.sub("", parts[0], count=1))
+    first = _strip_verb(_LEAD.sub("", parts[0].rsplit(": ", 1)[-1], count=1))
     last = _LAST_END.split(parts[-1], maxsplit=1)[0]
     steps = [_clean(s) for s in (first, *parts[1:-1], last)]
     if any(not _menu_name(s) for s in steps):
@@ -272,25 +273,24 @@ def match_controls(
     before: Sequence[Control], after: Sequence[Control]
 ) -> list[tuple[Control | None, Control | None]]:
     """Each control of `after` with the control of `before` it is (or None: added), in the order
-    of `after`, then the controls of `before` left unmatched (with None: removed)."""
-    unmatched = list(before)
-    pairs: list[tuple[Control | None, Control | None]] = []
-    for new in after:
-        old = _match(new, unmatched)
-        if old is not None:
-            unmatched = [c for c in unmatched if c is not old]
-        pairs.append((old, new))
-    pairs.extend((old, None) for old in unmatched)
+    of `after`, then the controls of `before` left unmatched (with None: removed). The keys are
+    tried strongest first across all controls (every same label is paired before any same menu),
+    so a control renamed where it stands does not take the place of its neighbour."""
+    old_of: dict[int, Control] = {}
+    taken: set[int] = set()
+    for key in _KEYS:
+        for n, new in enumerate(after):
+            if n in old_of:
+                continue
+            old = next((c for c in before if id(c) not in taken and key(c, new)), None)
+            if old is not None:
+                old_of[n] = old
+                taken.add(id(old))
+    pairs: list[tuple[Control | None, Control | None]] = [
+        (old_of.get(n), new) for n, new in enumerate(after)
+    ]
+    pairs.extend((old, None) for old in before if id(old) not in taken)
     return pairs
-
-
-def _match(new: Control, candidates: Iterable[Control]) -> Control | None:
-    pool = list(candidates)
-    for key in (_same_control, _same_label, _same_end, _same_link, _same_place):
-        found = [old for old in pool if key(old, new)]
-        if found:
-            return found[0]
-    return None
 
 
 def _fold(text: str | None) -> str:
@@ -325,6 +325,35 @@ def _same_link(a: Control, b: Control) -> bool:
 def _same_place(a: Control, b: Control) -> bool:
     """The same menu leading to it (two steps or more): a setting renamed where it stands."""
     return len(_where(a)) >= 2 and _where(a) == _where(b)
+
+
+SHAPE_WORDS = 4
+"""Words a sentence must say besides its menus, label and link for its shape to identify it."""
+
+
+def _same_words(a: Control, b: Control) -> bool:
+    """The same sentence around other menus and another name ("To stop this, go to ... and turn
+    it off."): a control moved and renamed at once, where nothing else changed."""
+    shape = _shape(a)
+    return len(shape.split()) >= SHAPE_WORDS and shape == _shape(b)
+
+
+def _shape(control: Control) -> str:
+    text = _LINK.sub(r"\1", control.sentence)
+    names = sorted({*control.path, *([control.label] if control.label else [])}, key=len)
+    for name in reversed(names):  # longest first: "Privacy" inside "Privacy Center" stays whole
+        text = text.replace(name, " ")
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+_KEYS: tuple[Callable[[Control, Control], bool], ...] = (
+    _same_control,
+    _same_label,
+    _same_end,
+    _same_link,
+    _same_place,
+    _same_words,
+)
 
 
 def differences(old: Control, new: Control) -> list[ControlChange]:

@@ -276,3 +276,20 @@ def test_changes_that_touch_no_control_carry_no_control_flag() -> None:
     )
     assert changes and all(not c["controls"] for c in changes)
     assert not any(f.startswith("control") for c in changes for f in c["flags"])
+
+
+def test_a_control_renamed_where_it_stands_does_not_take_its_neighbours_place() -> None:
+    ads, research = control("Settings > Privacy > Ads"), control("Settings > Privacy > Research")
+    renamed = control("Settings > Privacy > Research data")
+    changes = diff_controls([ads, research], [renamed, ads])
+    assert [(c.kind, c.before, c.after) for c in changes] == [
+        ("control_renamed", research, renamed)
+    ]
+
+
+def test_moved_and_renamed_at_once_in_the_same_sentence_is_one_control() -> None:
+    before = "To stop this, go to Settings > Privacy and turn off “Learn from my posts”."
+    after = "To stop this, go to Accounts Center > AI and turn off “Improve AI with my posts”."
+    a = extract_controls(Document.from_text(before))
+    b = extract_controls(Document.from_text(after))
+    assert [c.kind for c in diff_controls(a, b)] == ["control_moved", "control_renamed"]
