@@ -27,16 +27,18 @@ def para(text: str) -> str:
     return f"<div><span dir='auto'>{_bold(text)}</span></div>"
 
 
-def article(title: str, *body: str, breadcrumb: Sequence[str] = BREADCRUMB) -> str:
+def article(
+    title: str, *body: str, breadcrumb: Sequence[str] = BREADCRUMB, related: Sequence[str] = RELATED
+) -> str:
     """A whole help-center page holding `body` (HTML from `steps` and `para`)."""
     trail = " › ".join(
         f"<a href='/help/{n}/?helpref=breadcrumb'>{html.escape(step)}</a>"
         for n, step in enumerate(breadcrumb, 100)
     )
-    related = "".join(
+    related_html = "".join(
         f"<div role='listitem'><a href='/help/{n}/?helpref=related'><span>{html.escape(t)}</span>"
         "</a></div>"
-        for n, t in enumerate(RELATED, 200)
+        for n, t in enumerate(related, 200)
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} | Help Centre</title>
@@ -51,7 +53,7 @@ def article(title: str, *body: str, breadcrumb: Sequence[str] = BREADCRUMB) -> s
 <div class="x3"><fieldset><legend><h2>Was this helpful?</h2></legend>
 <label><input type="radio" name="h" value="y"> Yes</label>
 <label><input type="radio" name="h" value="n"> No</label></fieldset></div>
-<div class="x4"><h2>Related articles</h2><div role="list">{related}</div></div>
+<div class="x4"><h2>Related articles</h2><div role="list">{related_html}</div></div>
 </div></div>
 <div role="contentinfo"><a href="/privacy/">Privacy</a> <a href="/terms/">Terms</a>
 <a href="/settings/">Settings</a> <span>© 2026 Example Social</span></div>

@@ -12,7 +12,8 @@ found by the verb before it and its capital. A control's label is the name the s
 page the sentence links to. Pure functions; no I/O.
 
 Not controls: a line that is only a path of links (a breadcrumb that escaped extraction's chrome
-removal), generic buttons at the end of steps ("Tap Save"), prose with arrows or "then".
+removal), a line that is one link to a page that is not a form (a related article), generic
+buttons at the end of steps ("Tap Save"), prose with arrows or "then".
 
 Identity over time: the same control in two versions is matched by what it does: the same path,
 label and link, else its label, else the last step of its path, else its link, else the menu
@@ -72,10 +73,9 @@ STEP_WORDS = 8
 _LINK = re.compile(r"\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
 _SEPARATOR = re.compile(r"\s+(?:>|→|›|»|->)\s+")
 _QUOTED = re.compile(r"[\"“‘']([^\"“”‘’']{3,80})[\"”’']")
-_VERB = r"(?:tap|click|select|choose|open|go\s+to|turn\s+(?:on|off)|toggle)"
-_THEN = re.compile(
-    rf"\b{_VERB}\s+(?:on\s+)?(?P<step>[^,.;:]+?)\s*(?:,?\s*(?:and\s+)?then\b|[,.;:]|$)", re.I
-)
+_VERB = r"(?:tap|click|select|choose|open|go\s+to|(?:turn|switch)\s+(?:on|off)|toggle)"
+_THEN_SPLIT = re.compile(r",?\s+(?:and\s+)?then\s+", re.I)
+_VERB_AT = re.compile(rf"\b{_VERB}\s+(?:on\s+)?", re.I)
 _LEAD = re.compile(rf".*\b(?:{_VERB}|in|under|from|at|via)\s+(?=\S)", re.I)
 _TRAIL = re.compile(r"[\s,.;:!?)]+$")
 _LAST_END = re.compile(
@@ -89,7 +89,7 @@ _STEP_NUMBER = re.compile(r"^\s*(?:step\s+)?\d{1,2}\s*[.):]\s+", re.I)
 _ONE_STEP = re.compile(rf"^{_VERB}\s+(?:on\s+)?(?P<step>.+)$", re.I)
 _STEP_END = re.compile(
     r"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if|so|for\s+(?:the|your|each))\s"
-    r"|\s+(?:in|at|on|from|under|near|beside|next\s+to)\s+(?:the|your|a)\s|\s+(?:below|above)\b"
+    r"|\s+(?:in|at|on|from|under|near|beside|next\s+to)\s+(?:the|a)\s|\s+(?:below|above)\b"
     r"|\s+and\s+(?=(?:turn|tap|click|select|choose|open|switch|toggle|go|then)\b)",
     re.I,
 )
@@ -160,7 +160,7 @@ def _item_steps(text: str) -> list[str]:
     out: list[str] = []
     for start, end in split_sentences(words):
         sentence = words[start:end].strip()
-        path = _separated_path(sentence) or _then_path(sentence)
+        path = _path(sentence)
         if path:
             out.extend(path)
             continue
@@ -191,10 +191,10 @@ def _run_control(texts: Sequence[str]) -> Control | None:
 
 
 def _control(sentence: str) -> Control | None:
-    if _breadcrumb(sentence):
+    if _breadcrumb(sentence) or _link_only(sentence):
         return None
     words = _LINK.sub(r"\1", sentence)
-    path = _separated_path(words) or _then_path(words)
+    path = _path(words)
     labels = [m.group(1).strip() for m in _QUOTED.finditer(words)]
     label = next((q for q in labels if q not in path), None)
     forms = [
@@ -213,6 +213,13 @@ def _breadcrumb(sentence: str) -> bool:
     parts = _SEPARATOR.split(sentence.strip())
     linked = sum(1 for part in parts if _LINK.fullmatch(part.strip()))
     return len(parts) >= 2 and 2 * linked >= len(parts)
+
+
+def _link_only(sentence: str) -> bool:
+    """A line that is one link to a page that is not a form: a related article's title, even
+    one that names menus ("[Settings > Privacy > Who can see your posts](...)")."""
+    m = _LINK.fullmatch(sentence.strip())
+    return m is not None and not _FORM_HINT.search(m.group(2))
 
 
 def _separated_path(text: str) -> list[str]:
@@ -234,11 +241,30 @@ def _menu_name(step: str) -> bool:
 
 
 def _then_path(text: str) -> list[str]:
-    if not re.search(r"\bthen\b", text, re.I):
+    """The steps of "tap Settings, then tap Privacy, then Data use for AI": after the last verb
+    before the first "then", one menu per part (a part may hold a `>` path); the walk stops at
+    the first part that names no menu ("then scroll down")."""
+    parts = _THEN_SPLIT.split(text)
+    if len(parts) < 2:
         return []
-    steps = [_clean(m.group("step")) for m in _THEN.finditer(text)]
-    steps = [s for s in steps if _menu_name(s)]
+    verbs = list(_VERB_AT.finditer(parts[0]))
+    if not verbs:
+        return []
+    parts[0] = parts[0][verbs[-1].end() :]
+    steps: list[str] = []
+    for part in parts:
+        words = _STEP_END.split(_strip_verb(part), maxsplit=1)[0]
+        names = [_clean(name) for name in _SEPARATOR.split(words)]
+        if not all(_menu_name(name) for name in names):
+            break
+        steps.extend(names)
     return steps if len(steps) >= 2 else []
+
+
+def _path(text: str) -> list[str]:
+    """The longer of the `>` path and the "then" path of a sentence (both when it mixes them:
+    "Select Settings & privacy > Settings, then tap Ad preferences")."""
+    return max(_separated_path(text), _then_path(text), key=len)
 
 
 def _strip_verb(step: str) -> str:
