@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.analysis.significance import cosmetic_form
 from monitor.analysis.topics import split_sentences
 from monitor.extract.document import Block, Document
 
@@ -77,9 +78,14 @@ _VERB = r"(?:tap|click|select|choose|open|go\s+to|(?:turn|switch)\s+(?:on|off)|t
 _THEN_SPLIT = re.compile(r",?\s+(?:and\s+)?then\s+", re.I)
 _VERB_AT = re.compile(rf"\b{_VERB}\s+(?:on\s+)?", re.I)
 _LEAD = re.compile(rf".*\b(?:{_VERB}|in|under|from|at|via)\s+(?=\S)", re.I)
+_NEXT_VERB = (
+    r"(?:turn|tap|click|select|choose|open|switch|toggle|go|fill|submit|follow|review|use"
+    r"|complete|enter|find|scroll|check|change|press|confirm|save)\b"
+)
+"""Verbs that start the next instruction after "and": "Your choices and fill in the form"."""
 _TRAIL = re.compile(r"[\s,.;:!?)]+$")
 _LAST_END = re.compile(
-    r"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if)\s|\s+and\s+(?=(?:turn|tap|click|select|choose|open|switch|toggle|go)\b)",
+    rf"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if)\s|\s+and\s+(?={_NEXT_VERB})",
     re.I,
 )
 _FORM_HINT = re.compile(r"help/contact|/settings|accountscenter|privacy/center|/form", re.I)
@@ -90,7 +96,7 @@ _ONE_STEP = re.compile(rf"^{_VERB}\s+(?:on\s+)?(?P<step>.+)$", re.I)
 _STEP_END = re.compile(
     r"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if|so|for\s+(?:the|your|each))\s"
     r"|\s+(?:in|at|on|from|under|near|beside|next\s+to)\s+(?:the|a)\s|\s+(?:below|above)\b"
-    r"|\s+and\s+(?=(?:turn|tap|click|select|choose|open|switch|toggle|go|then)\b)",
+    rf"|\s+and\s+(?={_NEXT_VERB}|then\b)",
     re.I,
 )
 _BUTTONS = frozenset(
@@ -320,7 +326,8 @@ def match_controls(
 
 
 def _fold(text: str | None) -> str:
-    return " ".join((text or "").casefold().split())
+    """A name as compared across versions: case, typography and spacing aside."""
+    return cosmetic_form(text or "").casefold()
 
 
 def _where(control: Control) -> tuple[str, ...]:

@@ -293,3 +293,11 @@ def test_moved_and_renamed_at_once_in_the_same_sentence_is_one_control() -> None
     a = extract_controls(Document.from_text(before))
     b = extract_controls(Document.from_text(after))
     assert [c.kind for c in diff_controls(a, b)] == ["control_moved", "control_renamed"]
+
+
+def test_quotes_swapped_for_curly_ones_change_no_control() -> None:
+    before = 'Go to Settings > Privacy Center > Your choices and fill in the "objection" form.'
+    after = before.replace('"', "\u201c", 1).replace('"', "\u201d", 1)
+    [found] = extract_controls(Document.from_text(before))
+    assert found.path == ("Settings", "Privacy Center", "Your choices")  # "and fill in": prose
+    assert diff_controls([found], extract_controls(Document.from_text(after))) == []

@@ -134,7 +134,9 @@ def test_compare_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "topics",
         "significance",
         "flags",
+        "controls",
     }
+    assert change["controls"] == []  # the sentence it changed names no control
     assert change["section"] == ["Privacy Policy", "How do we use your information?"]
 
     code, out, _ = run(capsys, "compare", str(old), str(old), "--json")
