@@ -9,7 +9,9 @@ words (STEP_WORDS at most) starting with a capital letter, after a verb (tap, se
 turn off...) or between separators. Bold is not kept by extraction, so a bolded menu name is
 found by the verb before it and its capital. A control's label is the name the sentence quotes
 ("Allow use of my public content"), else the path's last step; its link is a form or settings
-page the sentence links to. Pure functions; no I/O.
+page the sentence links to; a form link with no path or quoted name is a control named by the
+link's words ("use [the objection form](...)"), unless they only say how to reach the company
+("contact us"). Pure functions; no I/O.
 
 Not controls: a line that is only a path of links (a breadcrumb that escaped extraction's chrome
 removal), a line that is one link to a page that is not a form (a related article), generic
@@ -207,11 +209,25 @@ def _control(sentence: str) -> Control | None:
         (m.group(1), m.group(2)) for m in _LINK.finditer(sentence) if _FORM_HINT.search(m.group(2))
     ]
     link = forms[0][1] if forms else None
-    if not path and not label and forms and len(forms[0][0].split()) >= 2:
+    if not path and not label and forms and _names_a_form(forms[0][0]):
         label = _clean(forms[0][0])  # "use [the objection form](...)": the form, named by its link
     if not path and not (label and link):
         return None
     return Control(tuple(path), label or (path[-1] if path else None), link, sentence)
+
+
+_NOT_A_NAME = re.compile(
+    r"\bcontact|\bcontacter\b|कॉन्टैक्ट|^(?:online|en ligne|click here|cliquez ici|this link)$",
+    re.I,
+)
+"""Link words that name no control: a way to reach the company ("contact us", "nous contacter"),
+or no name at all ("online")."""
+
+
+def _names_a_form(anchor: str) -> bool:
+    """Whether a form link's words name what it does: two words or more, not a contact link."""
+    words = _clean(anchor)
+    return len(words.split()) >= 2 and not _NOT_A_NAME.search(words)
 
 
 def _breadcrumb(sentence: str) -> bool:

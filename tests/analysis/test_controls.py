@@ -301,3 +301,14 @@ def test_quotes_swapped_for_curly_ones_change_no_control() -> None:
     [found] = extract_controls(Document.from_text(before))
     assert found.path == ("Settings", "Privacy Center", "Your choices")  # "and fill in": prose
     assert diff_controls([found], extract_controls(Document.from_text(after))) == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        f"If you have questions about these transfers, you can [contact us]({FORM}).",
+        f"Vous pouvez nous joindre [en ligne]({FORM}) ou par courrier.",
+    ],
+)
+def test_a_contact_link_is_no_control(sentence: str) -> None:
+    assert controls(sentence) == []
