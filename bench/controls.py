@@ -8,16 +8,22 @@ through extraction, then monitor.analysis.controls):
   path (`>`, arrows, angle quotes, "tap ... then tap ...", numbered steps with bolded menus,
   numbered paragraphs, quoted toggles, a lead-in before a colon, form links), and pairs that
   change only prose or only the page's chrome (no control change);
-- the real help-center pages of ../shared/realpages: every pair of consecutive distinct texts
-  (default extraction, no selector), labelled by reading in `bench/controls_labels.jsonl` (pair
-  ids and the expected control changes, no page text). Skipped when the archive is absent.
-  On the real pages it also counts controls whose sentence is not in Open Terms Archive's text
-  of the same capture: controls taken from page chrome (breadcrumbs, related articles, footers).
+- the real pages of ../shared/realpages (the two help-center captures of the Instagram terms
+  article, and the seven policies and terms beside them): every pair of consecutive captures
+  whose extracted texts differ (default extraction, no selector: the versions `check` keeps),
+  labelled by reading in `bench/controls_labels.jsonl`: pair ids and the expected control
+  changes, each a kind and the first 12 hex digits of the SHA-256 of its control's name (no
+  page text). Skipped when the archive is absent. It also counts controls whose sentence has
+  words Open Terms Archive's text of the same capture lacks: controls taken from page chrome
+  (breadcrumbs, related articles, footers).
 
 A predicted change counts as right when its kind and its control's name (label, else the last
-step of its path; the name after the change, before it for a removal) are an expected one's.
+step of its path; the name after the change, before it for a removal; compared with case and
+typography aside) are an expected one's.
 
-    .venv/bin/python -m bench.controls [--no-real]
+    .venv/bin/python -m bench.controls [--no-real]      score (about 2 minutes with the real pages)
+    .venv/bin/python -m bench.controls candidates       every real pair and its predicted changes,
+                                                        to label (reads every capture: slow)
 
 Last line: `control changes precision P recall R`.
 """
@@ -25,6 +31,7 @@ Last line: `control changes precision P recall R`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from collections import Counter
@@ -34,13 +41,13 @@ from pathlib import Path
 
 from bench.common import table
 from monitor.analysis.controls import Control, ControlChange, diff_controls, extract_controls
+from monitor.analysis.significance import cosmetic_form
 from monitor.extract.html import normalize_html
 from monitor.extract.rules import ExtractRules
 from tests import helpcenter, realpages
 from tests.helpcenter import para, steps
 
 LABELS = Path(__file__).with_name("controls_labels.jsonl")
-HELP_CENTRE = ("instagram-terms-help-center-hi", "instagram-terms-help-center-fr")
 BASE = "https://help.example.org/article/1"
 FORM = "https://help.example.org/help/contact/81818"
 
@@ -353,25 +360,21 @@ def synthetic(score: Score) -> list[list[object]]:
     return rows
 
 
-@dataclass(frozen=True)
-class RealPair:
-    id: str  # "<document>/<capture before>-<capture after>"
-    document: str
-    before: int
-    after: int
+def digest(name: str) -> str:
+    """How a label file names a control without its text."""
+    return hashlib.sha256(cosmetic_form(name).casefold().encode()).hexdigest()[:12]
 
 
-def real_pairs(documents: Sequence[realpages.RealDocument]) -> list[RealPair]:
+def real_pairs(doc: realpages.RealDocument) -> list[tuple[int, int]]:
     """Consecutive captures whose extracted texts differ (the versions `check` would keep)."""
     pairs = []
-    for doc in documents:
-        previous: tuple[int, str] | None = None
-        for n in range(1, doc.captures + 1):
-            text = _text(doc, n)
-            if previous is not None and text != previous[1]:
-                pairs.append(RealPair(f"{doc.name}/{previous[0]}-{n}", doc.name, previous[0], n))
-            if previous is None or text != previous[1]:
-                previous = (n, text)
+    previous: tuple[int, str] | None = None
+    for n in range(1, doc.captures + 1):
+        text = _text(doc, n)
+        if previous is not None and text != previous[1]:
+            pairs.append((previous[0], n))
+        if previous is None or text != previous[1]:
+            previous = (n, text)
     return pairs
 
 
@@ -392,39 +395,56 @@ def chrome_controls(doc: realpages.RealDocument, n: int, controls: Sequence[Cont
     )
 
 
+def _labels() -> dict[str, list[Expected]]:
+    rows = (json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line)
+    return {row["id"]: [(str(k), str(h)) for k, h in row["changes"]] for row in rows}
+
+
 def real(score: Score) -> list[list[object]]:
-    labels = {
-        row["id"]: [tuple(c) for c in row["changes"]]
-        for row in map(json.loads, LABELS.read_text(encoding="utf-8").splitlines())
-        if row
-    }
-    documents = {d.name: d for d in realpages.load(HELP_CENTRE)}
+    labels = _labels()
+    wanted = sorted({pair.split("/")[0] for pair in labels})
+    documents = {d.name: d for d in realpages.load(wanted)}
     rows: list[list[object]] = []
-    for doc in documents.values():
-        last = doc.versions[-1].snapshot_n
-        found = controls_of(doc.html(last), doc.url)
-        rows.append([f"{doc.name}/{last}", "latest capture", "-", len(found), "-"])
-        rows[-1][4] = f"{chrome_controls(doc, last, found)} from chrome"
-    for pair in real_pairs(list(documents.values())):
-        if pair.id not in labels:
-            raise SystemExit(f"{pair.id} has no label in {LABELS.name}: read it and label it")
-        doc = documents[pair.document]
-        before = controls_of(doc.html(pair.before), doc.url)
-        after = controls_of(doc.html(pair.after), doc.url)
-        chrome = chrome_controls(doc, pair.before, before) + chrome_controls(doc, pair.after, after)
-        predicted = [named(c) for c in diff_controls(before, after)]
-        expected = [(str(k), str(n)) for k, n in labels[pair.id]]
+    for pair, expected in labels.items():
+        name, steps_ = pair.split("/")
+        before_n, after_n = (int(n) for n in steps_.split("-"))
+        doc = documents[name]
+        before = controls_of(doc.html(before_n), doc.url)
+        after = controls_of(doc.html(after_n), doc.url)
+        chrome = chrome_controls(doc, before_n, before) + chrome_controls(doc, after_n, after)
+        predicted = [(kind, digest(n)) for kind, n in map(named, diff_controls(before, after))]
         right = score.add(predicted, expected)
-        rows.append(
-            [pair.id, f"{chrome} from chrome", len(expected), len(predicted), f"{right} right"]
-        )
+        rows.append([pair, chrome, len(expected), len(predicted), right])
     return rows
+
+
+def candidates(names: Sequence[str]) -> None:
+    """Every real pair with its predicted changes, and the label line they would make."""
+    for doc in realpages.load(names):
+        for before_n, after_n in real_pairs(doc):
+            before = controls_of(doc.html(before_n), doc.url)
+            after = controls_of(doc.html(after_n), doc.url)
+            changes = [named(c) for c in diff_controls(before, after)]
+            print(f"{doc.name}/{before_n}-{after_n}: {changes}")
+            row = {
+                "id": f"{doc.name}/{before_n}-{after_n}",
+                "changes": [[k, digest(n)] for k, n in changes],
+            }
+            print("    " + json.dumps(row))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.controls", description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", choices=["score", "candidates"], default="score")
     parser.add_argument("--no-real", action="store_true", help="only the project-written pairs")
+    parser.add_argument("--doc", action="append", help="candidates: only this real document")
     args = parser.parse_args(argv)
+    if args.command == "candidates":
+        if realpages.archive_path() is None:
+            print("skipped: ../shared/realpages is not present")
+            return 0
+        candidates(args.doc or realpages.DOCUMENTS)
+        return 0
     score = Score()
     headers = ["pair", "path written as", "expected", "predicted", "result"]
     print(table(headers, synthetic(score)))
@@ -434,9 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("real pages skipped: ../shared/realpages is not present")
     else:
         print()
-        print(
-            table(["pair", "controls from chrome", "expected", "predicted", "result"], real(score))
-        )
+        headers = ["real pair (captures)", "controls from chrome", "expected", "predicted", "right"]
+        print(table(headers, real(score)))
     print()
     print(f"control changes precision {score.precision:.2f} recall {score.recall:.2f}")
     return 0

@@ -87,7 +87,7 @@ _NEXT_VERB = (
 """Verbs that start the next instruction after "and": "Your choices and fill in the form"."""
 _TRAIL = re.compile(r"[\s,.;:!?)]+$")
 _LAST_END = re.compile(
-    rf"[.;:!?](?:\s|$)|,\s|\s+(?:to|where|which|then|if)\s|\s+and\s+(?={_NEXT_VERB})",
+    rf"[.;:!?](?:\s|$)|,\s|\)|\s+(?:to|where|which|then|if)\s|\s+and\s+(?={_NEXT_VERB})",
     re.I,
 )
 _FORM_HINT = re.compile(r"help/contact|/settings|accountscenter|privacy/center|/form", re.I)
@@ -248,7 +248,8 @@ def _separated_path(text: str) -> list[str]:
     parts = _SEPARATOR.split(text)
     if len(parts) < 2:
         return []
-    first = _strip_verb(_LEAD.sub("", parts[0].rsplit(": ", 1)[-1], count=1))
+    lead = re.split(r": |\(", parts[0])[-1]  # "Where to find it: Settings", "(Settings"
+    first = _strip_verb(_LEAD.sub("", lead, count=1))
     last = _LAST_END.split(parts[-1], maxsplit=1)[0]
     steps = [_clean(s) for s in (first, *parts[1:-1], last)]
     if any(not _menu_name(s) for s in steps):
@@ -258,8 +259,12 @@ def _separated_path(text: str) -> list[str]:
 
 def _menu_name(step: str) -> bool:
     """A menu step: a few words, starting with a capital letter (menus are named in title or
-    sentence case: "Settings & privacy", "Accounts Center")."""
-    return bool(step) and step[0].isupper() and len(step.split()) <= STEP_WORDS
+    sentence case: "Settings & privacy", "Accounts Center"), or with a letter of a script that
+    has no case (Hindi: "सेटिंग्स")."""
+    if not step or len(step.split()) > STEP_WORDS:
+        return False
+    first = step[0]
+    return first.isupper() or (first.isalpha() and first.lower() == first.upper())
 
 
 def _then_path(text: str) -> list[str]:
