@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.controls import control_phrases, controls_of
 from alerts.view import (
     AlertView,
     Budget,
@@ -80,8 +81,15 @@ def document_name(payload: Mapping[str, Any]) -> str:
 
 
 def _change_phrase(change: Mapping[str, Any]) -> str:
-    # The subject names the topics whose evidence is in the changed words or their heading,
-    # strongest first (`headline_topics`); older payloads have only `topics`.
+    # A change to a control leads with it ("'A' is now 'B'"); then the subject names the topics
+    # whose evidence is in the changed words or their heading, strongest first
+    # (`headline_topics`); older payloads have only `topics`.
+    phrases = control_phrases(controls_of(change))
+    lead = ""
+    if phrases:
+        others = len(phrases) - 1
+        lead = phrases[0] + (f" (and {plural(others, 'other control change')})" if others else "")
+        lead += "; "
     named = change.get("headline_topics", change.get("topics"))
     topics = [topic_label(t) for t in items(named) if line(t)]
     if topics:
@@ -89,7 +97,7 @@ def _change_phrase(change: Mapping[str, Any]) -> str:
     else:
         significance = line(change.get("significance"))
         what = f"{significance} change" if significance else "changed"
-    return f"{what} ({plural(_total(change), 'change')})"
+    return f"{lead}{what} ({plural(_total(change), 'change')})"
 
 
 def _total(change: Mapping[str, Any]) -> int:

@@ -180,6 +180,8 @@ class Alerting:
             ),
             "flags": top_flags(change.changeset, change.significance, change.flags),
             "n_changes": len(change.changeset),
+            # every control change, also those of changes past MAX_CHANGES: alerts lead with them
+            "controls": [c for item in change.changeset for c in item.get("controls") or ()],
             "changes": ordered[:MAX_CHANGES],
         }
         links = {

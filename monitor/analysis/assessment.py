@@ -3,7 +3,14 @@
 The one assessment of a change, used by the checker (stored with the change), `compare`, the web
 and the alerts, in one JSON shape (`Assessment.to_json()`, schema SCHEMA): per changed block its
 kind, section (heading path), before and after lines, word spans, topics with their evidence,
-significance and flags; for the whole, the highest significance, the topics and the flags.
+significance, flags and the controls it changed; for the whole, the highest significance, the
+topics and the flags.
+
+A change to a control (monitor.analysis.controls: a settings path that moved, a toggle renamed,
+added or removed, a form that now lives elsewhere) is flagged on the first changed block that
+describes it, with the kind of control change as its flag (`control_moved`...), counts as
+evidence of CONTROLS_TOPIC, and makes the block at least minor; a removed control is
+substantive.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from monitor.analysis.controls import ControlChange, LocatedChange, located_changes
 from monitor.analysis.differ import Change, ChangeSet, diff_documents
 from monitor.analysis.significance import (
     SCOPE_BLOCKS,
@@ -60,6 +68,7 @@ class AssessedChange:
     topics: tuple[Evidence, ...]
     significance: Significance
     flags: tuple[Flag, ...]
+    controls: tuple[ControlChange, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         c = self.change
@@ -81,6 +90,7 @@ class AssessedChange:
             ],
             "significance": self.significance,
             "flags": list(self.flags),
+            "controls": [control.to_json() for control in self.controls],
         }
 
 
@@ -179,12 +189,69 @@ def classify(
             # now leads elsewhere, concerns the sentence that names it ("To opt out, open ...")
             evidence = tuple(e for e in evidence if e.basis in ("words", "document"))
         assessed.append(AssessedChange(change, evidence, significance, flags))
+    if documents is not None:
+        topic = CONTROLS_TOPIC if any(r.name == CONTROLS_TOPIC for r in rules) else None
+        assessed = _with_controls(assessed, located_changes(*documents), topic)
     return Assessment(
         tuple(assessed),
         highest(a.significance for a in assessed),
         tuple(sorted({e.topic for a in assessed for e in a.topics})),
         tuple(sorted({f for a in assessed for f in a.flags})),
     )
+
+
+CONTROLS_TOPIC = "opt-out-controls"
+"""The topic a control change is evidence of (when the rules have it)."""
+_LOST: frozenset[str] = frozenset({"control_removed"})
+"""Control changes that make their block substantive: a control people can no longer find."""
+
+
+def _with_controls(
+    assessed: list[AssessedChange], located: Sequence[LocatedChange], topic: str | None
+) -> list[AssessedChange]:
+    """Each control change on the first changed block that describes the control (a block the
+    capture's scope or furniture explains is left alone): its kind as a flag, evidence of
+    `topic`, at least minor significance (substantive for a removed control)."""
+    found: dict[int, list[ControlChange]] = {}
+    for lc in located:
+        for i, a in enumerate(assessed):
+            if {"capture_scope", "furniture"} & set(a.flags):
+                continue
+            if a.change.old_index in lc.old_blocks or a.change.new_index in lc.new_blocks:
+                found.setdefault(i, []).append(lc.change)
+                break
+    out = list(assessed)
+    for i, changes in found.items():
+        a = out[i]
+        level: Significance = "substantive" if _LOST & {c.kind for c in changes} else "minor"
+        evidence = (
+            tuple(
+                Evidence(topic, _named(c), "added" if c.after else "removed", _told(c))
+                for c in changes
+            )
+            if topic
+            else ()
+        )
+        out[i] = replace(
+            a,
+            topics=(*evidence, *a.topics),
+            significance=highest((a.significance, level)) or level,
+            flags=tuple(sorted({*a.flags, *(c.kind for c in changes)})),
+            controls=tuple(changes),
+        )
+    return out
+
+
+def _named(change: ControlChange) -> str:
+    control = change.after or change.before
+    assert control is not None
+    return control.label or (control.path[-1] if control.path else control.link or "")
+
+
+def _told(change: ControlChange) -> str:
+    control = change.after or change.before
+    assert control is not None
+    return control.sentence
 
 
 def _restoration(changeset: ChangeSet, earlier: Earlier | None) -> frozenset[str | None] | None:

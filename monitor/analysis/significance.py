@@ -34,6 +34,11 @@ Flag = Literal[
     "label",
     "renamed",
     "relinked",
+    "control_moved",
+    "control_renamed",
+    "control_added",
+    "control_removed",
+    "form_link_changed",
 ]
 Rename = tuple[str, str]
 

@@ -95,7 +95,8 @@ def _add_daemon_commands(sub: argparse._SubParsersAction[_Parser], common: _Pars
     controls = sub.add_parser(
         "controls",
         parents=[common],
-        help="the settings paths, labels and forms each page describes today, and since when",
+        help="the opt-out map: the settings paths, labels and forms each page describes today, "
+        "since when, and how they moved",
     )
     controls.add_argument("slug", nargs="?", metavar="SLUG")
     controls.add_argument("--json", action="store_true")

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Settings
 from monitor.fetch.http import Clock, SystemClock
-from monitor.web import auth, feeds, routes_api, routes_evidence, routes_html
+from monitor.web import auth, controls, feeds, routes_api, routes_evidence, routes_html
 from monitor.web.context import WebContext, context, templates, web_token
 from monitor.web.hosts import allowed_hosts
 from storage.queries import Queries
@@ -74,6 +74,8 @@ def create_app(
     app.include_router(routes_api.router)
     app.include_router(routes_evidence.router)
     app.include_router(feeds.router)
+    app.include_router(controls.router)
+    app.include_router(controls.api)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _crash)

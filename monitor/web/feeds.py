@@ -1,5 +1,6 @@
 """Atom feeds of changes: all of them, per document, per topic; each entry links to its change
-page and carries the changed blocks (escaped HTML) and why they matter."""
+page and carries the changed blocks (escaped HTML) and why they matter. And the feed of control
+changes (`/feeds/controls.atom`), each entry titled by the move and linked to its evidence."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import jinja2
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from monitor.analysis.controlmap import latest_events
 from monitor.web import views
 from monitor.web.context import WebContext, context
+from monitor.web.controls import ENTRIES as CONTROL_ENTRIES
+from monitor.web.controls import evidence_link, headline, the_map
 from storage.values import ChangeOut
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -49,18 +53,42 @@ def topic_changes(request: Request, topic: str) -> Response:
     return atom(web, f"policywatch: changes about {topic}", f"/feeds/topics/{topic}.atom", changes)
 
 
-def atom(web: WebContext, title: str, path: str, changes: list[ChangeOut]) -> Response:
-    names = {page.slug: page.name for page in web.repo.pages.pages()}
+@router.get("/controls.atom")
+def control_changes(request: Request) -> Response:
+    web = context(request)
+    names = {d.slug: d.name for d in web.settings.documents}
+    events = latest_events(the_map(web), CONTROL_ENTRIES)
+    path = "/feeds/controls.atom"
+    feed = _feed(web, "policywatch: control changes", path, events[0].at if events else None)
+    for n, event in enumerate(events):
+        url = evidence_link(web, event.document, event.version)
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        _text(entry, "id", f"{url}#control-{n}-{event.kind}")
+        _text(entry, "title", f"{names.get(event.document, event.document)}: {headline(event)}")
+        _text(entry, "updated", _stamp(event.at))
+        _link(entry, url, "alternate", "text/html")
+        ET.SubElement(entry, f"{{{ATOM}}}category", term="opt-out-controls")
+        _text(entry, "summary", event.control.sentence)
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+def _feed(web: WebContext, title: str, path: str, updated: datetime | None) -> ET.Element:
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "id", web.base_url + path)
     _text(feed, "title", title)
-    updated = changes[0].created_at if changes else web.clock.now()
-    _text(feed, "updated", _stamp(updated))
+    _text(feed, "updated", _stamp(updated or web.clock.now()))
     _link(feed, web.base_url + path, "self", "application/atom+xml")
     _link(feed, web.base_url + "/", "alternate", "text/html")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "policywatch")
     _text(feed, "generator", "policywatch")
+    return feed
+
+
+def atom(web: WebContext, title: str, path: str, changes: list[ChangeOut]) -> Response:
+    names = {page.slug: page.name for page in web.repo.pages.pages()}
+    feed = _feed(web, title, path, changes[0].created_at if changes else None)
     template = web.templates.get_template("feed_entry.html")
     for change in changes:
         feed.append(_entry(web, change, names.get(change.slug, change.slug), template))

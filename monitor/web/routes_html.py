@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.analysis.assessment import classify
-from monitor.analysis.differ import diff_documents
+from monitor.analysis.assessment import assess
 from monitor.extract.document import Document
 from monitor.web import views
 from monitor.web.context import WebContext, context
@@ -196,9 +195,13 @@ def compared(web: WebContext, slug: str, old_number: int, new_number: int) -> di
     if old is None or new is None:
         missing = old_number if old is None else new_number
         raise HTTPException(404, f"{slug!r} has no version {missing}.")
-    changeset = diff_documents(Document.from_text(old.text), Document.from_text(new.text))
     doc = web.settings.document(slug)
-    assessment = classify(changeset, web.settings.topics, doc.topics if doc else ())
+    assessment = assess(
+        Document.from_text(old.text),
+        Document.from_text(new.text),
+        web.settings.topics,
+        doc.topics if doc else (),
+    )
     data = assessment.to_json()
     changes = data["changes"]
     assert isinstance(changes, list)

@@ -415,6 +415,7 @@ def test_json_has_the_shape_tools_read() -> None:
     change = changes[0]
     assert list(change) == [
         "kind", "section", "before", "after", "spans", "topics", "significance", "flags",
+        "controls",
     ]  # fmt: skip
     assert change["section"] == ["P"]
     assert change["spans"] == [

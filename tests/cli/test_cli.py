@@ -134,7 +134,9 @@ def test_compare_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "topics",
         "significance",
         "flags",
+        "controls",
     }
+    assert change["controls"] == []  # the sentence it changed names no control
     assert change["section"] == ["Privacy Policy", "How do we use your information?"]
 
     code, out, _ = run(capsys, "compare", str(old), str(old), "--json")
@@ -342,7 +344,13 @@ def test_controls_today_and_since_when(
     assert code == 0
     since = {" > ".join(r["path"]): r["since_version"] for r in rows}
     assert since == {moved: 2, "Settings > Ads > Ad preferences": 1}
+    histories = [r["history"] for r in rows if r["since_version"] == 2]
+    assert histories and all(
+        [(e["kind"], e["version"]) for e in history] == [("control_moved", 2)]
+        for history in histories
+    )
     code, out, _ = run(capsys, "--config", config, "controls", "help")
     assert code == 0 and f"help  {moved}  since v2" in out
+    assert "moved: was Settings > Privacy > Data use for AI" in out
     code, _, err = run(capsys, "--config", config, "controls", "nope")
     assert code == 2 and "nope" in err
