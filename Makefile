@@ -37,7 +37,7 @@ check: $(STAMP)
 
 # The suite on SQLite, then the tests that touch the database again on a throwaway PostgreSQL
 # cluster (skipped, with one line, where PostgreSQL is not installed).
-PG_TESTS := tests/archive tests/storage tests/check tests/alerting tests/web tests/cli tests/scenarios tests/config
+PG_TESTS := tests/archive tests/evidence tests/storage tests/check tests/alerting tests/web tests/cli tests/scenarios tests/config
 
 test: $(STAMP)
 	$(BIN)/pytest -q
