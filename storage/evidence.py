@@ -7,7 +7,6 @@ order they were stored, each against the one before, so an export decodes every 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -18,7 +17,7 @@ from sqlalchemy.orm import defer
 
 from storage import blobs
 from storage.base import Store, aware
-from storage.history import read_chain, snapshot_out
+from storage.history import read_chain, snapshot_meta, snapshot_out
 from storage.models import Page, Snapshot, Version
 from storage.values import Evidence, SnapshotMeta, SnapshotOut, VersionRef
 
@@ -38,7 +37,7 @@ class EvidenceStore(Store):
         query = _version_snapshot(slug, number).options(defer(Snapshot.body))
         with self._read() as s:
             row = s.execute(query).first()
-        return _meta(*row) if row else None
+        return snapshot_meta(*row) if row else None
 
     def snapshot_by_digest(self, slug: str, body_sha256: str) -> SnapshotOut | None:
         """The page of `slug` whose stored body has this SHA-256 (hex), body included."""
@@ -111,7 +110,7 @@ class EvidenceStore(Store):
                         f"the page of {slug!r} fetched {when} (snapshot {snap.id}): {exc}"
                     ) from exc
                 previous = (snap.id, body)
-                out = SnapshotOut(**vars(_meta(snap, slug)), body=body)
+                out = SnapshotOut(**vars(snapshot_meta(snap, slug)), body=body)
                 s.expunge(snap)  # the body blob is not kept in the session for the whole run
                 yield Evidence(out, refs.get(snapshot_id, []))
 
@@ -137,19 +136,4 @@ def _version_refs(where: ColumnElement[bool]) -> Any:
         )
         .where(where)
         .order_by(Version.number)
-    )
-
-
-def _meta(snap: Snapshot, slug: str) -> SnapshotMeta:
-    return SnapshotMeta(
-        snap.id,
-        slug,
-        snap.fetched_at,
-        snap.url,
-        snap.final_url,
-        snap.status,
-        json.loads(snap.headers),
-        snap.content_type,
-        snap.body_sha256,
-        snap.size,
     )

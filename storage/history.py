@@ -25,6 +25,7 @@ from storage.values import (
     ChangeOut,
     NotFound,
     SnapshotIn,
+    SnapshotMeta,
     SnapshotOut,
     VersionIn,
     VersionMeta,
@@ -210,10 +211,18 @@ def add_version(
 
 def add_change(s: Session, page: Page, change: ChangeIn, new: Version | None, at: datetime) -> int:
     assert new is not None  # _validate guarantees it
+    from_id = version_id(s, page, change.from_version)
+    return insert_change(s, page.id, from_id, new.id, at, change)
+
+
+def insert_change(
+    s: Session, page_id: int, from_id: int, to_id: int, at: datetime, change: ChangeIn
+) -> int:
+    """The change row from version row `from_id` to `to_id`, with its topics; its id."""
     row = Change(
-        page_id=page.id,
-        from_version_id=version_id(s, page, change.from_version),
-        to_version_id=new.id,
+        page_id=page_id,
+        from_version_id=from_id,
+        to_version_id=to_id,
         created_at=at,
         significance=change.significance,
         topics=json.dumps(change.topics),
@@ -302,8 +311,9 @@ def snapshot_query() -> Select[Snapshot, str]:
     return select(Snapshot, Page.slug).join(Page, Page.id == Snapshot.page_id)
 
 
-def snapshot_out(s: Session, snap: Snapshot, slug: str) -> SnapshotOut:
-    return SnapshotOut(
+def snapshot_meta(snap: Snapshot, slug: str) -> SnapshotMeta:
+    """A stored page without its body: what the evidence says about it."""
+    return SnapshotMeta(
         snap.id,
         slug,
         snap.fetched_at,
@@ -314,8 +324,12 @@ def snapshot_out(s: Session, snap: Snapshot, slug: str) -> SnapshotOut:
         snap.content_type,
         snap.body_sha256,
         snap.size,
-        read_chain(s, Snapshot.__table__, "body", snap.id),
     )
+
+
+def snapshot_out(s: Session, snap: Snapshot, slug: str) -> SnapshotOut:
+    body = read_chain(s, Snapshot.__table__, "body", snap.id)
+    return SnapshotOut(**vars(snapshot_meta(snap, slug)), body=body)
 
 
 def recent_versions(s: Session, where: ColumnElement[bool], limit: int) -> list[VersionMeta]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from storage import blobs, search
 from storage.base import Store, aware, require
-from storage.history import read_chain
+from storage.history import insert_change, read_chain
 from storage.models import Change, ChangeTopic, Page, Version
 from storage.values import FULL_EVERY, ChangeIn, NotFound, VersionIn
 from storage.vocab import SIGNIFICANCES
@@ -204,29 +204,10 @@ def _insert(
             if previous is None and not rows:
                 raise ValueError("the first version of a page has no change")
             from_id = rows[-1].id if rows else previous.id  # type: ignore[union-attr]
-            _add_change(s, page_id, from_id, row.id, item.created_at, item.change)
+            insert_change(s, page_id, from_id, row.id, item.created_at, item.change)
         rows.append(row)
         base = (row.id, depth, data)
     return rows
-
-
-def _add_change(
-    s: Session, page_id: int, from_id: int, to_id: int, at: datetime, change: ChangeIn
-) -> None:
-    row = Change(
-        page_id=page_id,
-        from_version_id=from_id,
-        to_version_id=to_id,
-        created_at=at,
-        significance=change.significance,
-        topics=json.dumps(change.topics),
-        flags=json.dumps(change.flags),
-        changeset=blobs.encode(json.dumps(change.changeset, ensure_ascii=False).encode()),
-        n_changes=len(change.changeset),
-    )
-    s.add(row)
-    s.flush()
-    s.add_all(ChangeTopic(change_id=row.id, topic=t) for t in dict.fromkeys(change.topics))
 
 
 def _bridge(s: Session, page_id: int, last: Version, own_first: int, change: ChangeIn) -> None:
@@ -237,7 +218,7 @@ def _bridge(s: Session, page_id: int, last: Version, own_first: int, change: Cha
     ).one()
     existing = s.scalars(select(Change).where(Change.to_version_id == target.id)).first()
     if existing is None:
-        _add_change(s, page_id, last.id, target.id, target.created_at, change)
+        insert_change(s, page_id, last.id, target.id, target.created_at, change)
         return
     existing.from_version_id = last.id
     existing.significance = change.significance

@@ -213,7 +213,9 @@ class ChangeOut:
 
 
 @dataclass(frozen=True)
-class SnapshotOut:
+class SnapshotMeta:
+    """A stored page without its body: what the evidence says about it."""
+
     id: int
     slug: str
     fetched_at: datetime
@@ -224,6 +226,12 @@ class SnapshotOut:
     content_type: str
     body_sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class SnapshotOut(SnapshotMeta):
+    """A stored page with its body, decoded."""
+
     body: bytes
 
 
@@ -243,22 +251,6 @@ class DeliveryOut:
     kind: str
     slug: str | None
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SnapshotMeta:
-    """A stored page without its body: what the evidence says about it."""
-
-    id: int
-    slug: str
-    fetched_at: datetime
-    url: str
-    final_url: str
-    status: int
-    headers: dict[str, str]
-    content_type: str
-    body_sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
