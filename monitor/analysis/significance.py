@@ -33,6 +33,7 @@ Flag = Literal[
     "furniture",
     "label",
     "renamed",
+    "term_renamed",
     "relinked",
     "control_moved",
     "control_renamed",
@@ -279,9 +280,12 @@ def significance_of(
     level, flags = 0, set[Flag]()
     for hunk in _hunks(norm_before, norm_after):
         if (hunk.removed.strip().lower(), hunk.added.strip().lower()) in renamed:
-            level = max(level, 1)
-            flags.add("renamed")
-            continue  # a term renamed throughout: minor
+            level = max(level, 1)  # a term renamed throughout: minor
+            # A product or setting renamed concerns the sentence naming it; a common noun swept
+            # through the text ("data" -> "information") says nothing of its sentences.
+            named = _names_renamed(hunk, norm_before, norm_after)
+            flags.add("renamed" if named else "term_renamed")
+            continue
         hunk_level, hunk_flags = _hunk_significance(hunk, norm_before, norm_after, dates)
         level = max(level, hunk_level)
         flags |= hunk_flags
@@ -388,9 +392,7 @@ def _hunk_significance(
         return 1, set()  # flips were ruled out above, so negations and modals here are balanced
     if _respelled(removed, added) or _respelled(_content_words(removed), _content_words(added)):
         return 1, set()  # a spelling, or an article added to the same noun
-    if _name_like(removed, before, hunk.at_before, hunk.removed) and _name_like(
-        added, after, hunk.at_after, hunk.added
-    ):
+    if _names_renamed(hunk, before, after):
         return 1, {"renamed"}  # a renamed product or setting
     return 2, set()
 
@@ -491,6 +493,14 @@ def _edit_distance(a: str, b: str) -> int:
             )
         previous = current
     return previous[-1]
+
+
+def _names_renamed(hunk: _Hunk, before: str, after: str) -> bool:
+    """Both sides of a hunk are names (short capitalised phrases): a product or setting renamed."""
+    removed, added = _WORD.findall(hunk.removed), _WORD.findall(hunk.added)
+    return _name_like(removed, before, hunk.at_before, hunk.removed) and _name_like(
+        added, after, hunk.at_after, hunk.added
+    )
 
 
 def _name_like(words: list[str], text: str, offset: int, edit: str) -> bool:

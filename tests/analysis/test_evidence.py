@@ -243,3 +243,43 @@ def test_french_ai_wording_is_ai_and_a_search_is_not_research() -> None:
         ["Nos équipes peuvent rechercher et retirer les contenus interdits."],
     )
     assert "research" not in searched.topics
+
+
+# -- a term renamed throughout ------------------------------------------------------------------
+
+
+def _swept(old: str, new: str, sentence: str) -> tuple[list[str], list[str]]:
+    """Four paragraphs that use the term `old` once each, one of them about `sentence`'s topic;
+    the new text says `new` instead, everywhere."""
+    lines = [
+        "We keep your {} safe while you use the app.",
+        sentence + " {} they need for the study.",
+        "You can download a copy of your {} at any time.",
+        "We delete {} when you close your account.",
+    ]
+    return [line.format(old) for line in lines], [line.format(new) for line in lines]
+
+
+def test_a_common_noun_swept_through_the_text_does_not_take_its_sentences_topics() -> None:
+    # "records" becomes "details" in every paragraph: a terminology sweep says nothing of the
+    # sentence on sharing with outside academics where one of them sits
+    old, new = _swept("records", "details", "We give outside academics only the")
+    result = run(old, new)
+    assert result.significance == "minor"
+    assert "research" not in result.topics
+    assert {f for c in result.changes for f in c.flags} == {"term_renamed"}
+
+
+def test_a_setting_renamed_throughout_concerns_the_sentences_naming_it() -> None:
+    # a capitalised setting name swapped everywhere: the sentence that names it is concerned
+    lines = [
+        "Open Settings and turn off {} to stop it.",
+        "Academic studies may use your posts unless {} is off.",
+        "We explain {} in the Privacy Centre.",
+        "Children never see {} in their settings.",
+    ]
+    old = [line.format("Sharing") for line in lines]
+    new = [line.format("Partners") for line in lines]
+    result = run(old, new)
+    assert any("renamed" in c.flags for c in result.changes)
+    assert "research" in result.topics

@@ -354,7 +354,7 @@ CASES = [
         ("Your subscribers can see your posts.", "Subscribers may comment.", "Hide posts from subscribers."),
         ("Your followers can see your posts.", "Followers may comment.", "Hide posts from followers."),
         "minor",
-        flags=("renamed",),
+        flags=("term_renamed",),
     ),
     Case(
         "one-word-replaced-once-is-not-a-rename",
