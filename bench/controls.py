@@ -17,6 +17,9 @@ through extraction, then monitor.analysis.controls):
   words Open Terms Archive's text of the same capture lacks: controls taken from page chrome
   (breadcrumbs, related articles, footers).
 
+A control mentioned again (the same name, path and link in a second sentence) is the same
+control, not one added: the labels count it once.
+
 A predicted change counts as right when its kind and its control's name (label, else the last
 step of its path; the name after the change, before it for a removal; compared with case and
 typography aside) are an expected one's.

@@ -138,7 +138,27 @@ def locate_controls(doc: Document) -> list[tuple[Control, tuple[int, ...]]]:
                 if control is not None:
                     found.append((control, (i,)))
         i += 1
-    return found
+    return _once(found)
+
+
+def _once(
+    found: list[tuple[Control, tuple[int, ...]]],
+) -> list[tuple[Control, tuple[int, ...]]]:
+    """Each control once: the same path, label and link told again (a section repeated, a
+    summary restating a step) is the same control, described by all its blocks, shown by its
+    first sentence. Counting repeats would make one mention dropped read as a control removed."""
+    merged: dict[tuple[tuple[str, ...], str | None, str | None], int] = {}
+    out: list[tuple[Control, tuple[int, ...]]] = []
+    for control, blocks in found:
+        key = (control.path, _fold(control.label), control.link)
+        at = merged.get(key)
+        if at is None:
+            merged[key] = len(out)
+            out.append((control, blocks))
+        else:
+            first, seen = out[at]
+            out[at] = (first, tuple(sorted({*seen, *blocks})))
+    return out
 
 
 def _listed(block: Block) -> bool:

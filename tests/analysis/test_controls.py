@@ -323,3 +323,21 @@ def test_the_written_pairs_of_bench_controls_score_their_target() -> None:
     rows = synthetic(score)
     assert score.expected >= 15 and len(rows) >= 20
     assert score.precision >= 0.95 and score.recall >= 0.95, rows
+
+
+def test_a_control_told_twice_is_one_control_and_one_mention_dropped_changes_nothing() -> None:
+    twice = [
+        "# Your choices",
+        "## Ads",
+        "To hide ads about a topic, open Settings & privacy > Ad topics.",
+        "## Summary",
+        "To hide ads about a topic, open Settings & privacy > Ad topics.",
+        "You can also see them under Settings & privacy > Ad topics.",
+    ]
+    both = Document.from_text("\n".join(twice))
+    located = locate_controls(both)
+    assert [(c.path, blocks) for c, blocks in located] == [
+        (("Settings & privacy", "Ad topics"), (2, 4, 5)),
+    ]
+    once = Document.from_text("\n".join(twice[:3]))
+    assert diff_controls(extract_controls(both), extract_controls(once)) == []
