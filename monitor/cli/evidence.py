@@ -80,7 +80,7 @@ def add_commands(
 
 def cmd_snapshot(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     from monitor.daemon.runtime import open_store
-    from monitor.evidence.describe import snapshot_info
+    from monitor.evidence.describe import no_page, snapshot_info
 
     if args.info and args.output:
         raise UsageError("--info prints the metadata and writes no file: drop -o or --info")
@@ -91,7 +91,7 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace, out: Console) -> 
     number = _version(repo, args.slug, args.number)
     snap = repo.evidence.version_snapshot(args.slug, number)
     if snap is None:
-        raise PolicywatchError(f"version {number} of {args.slug} has no stored page")
+        raise PolicywatchError(no_page(args.slug, number, repo.history.version(args.slug, number)))
     info = snapshot_info(snap, number)
     if args.info:
         out.print(json.dumps(info, indent=2, ensure_ascii=False), markup=False, soft_wrap=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from storage.values import SnapshotMeta, SnapshotOut
+from storage.values import SnapshotMeta, SnapshotOut, VersionOut
 
 SCHEMA = "policywatch.snapshot/1"
 _EXTENSIONS = {
@@ -41,3 +41,15 @@ def download_name(meta: SnapshotMeta | SnapshotOut, version: int) -> str:
     extension = _EXTENSIONS.get(meta.content_type.lower(), "bin")
     slug = re.sub(r"[^a-z0-9-]", "-", meta.slug.lower())
     return f"{slug}-v{version}-{stamp}.{extension}"
+
+
+def no_page(slug: str, number: int, version: VersionOut | None) -> str:
+    """Why a version has no stored page to show: imported from an archive (its text only; the
+    archive keeps the captures), else a version recorded without one."""
+    if version is not None and version.source:
+        commit = f" (commit {version.source_commit[:12]})" if version.source_commit else ""
+        return (
+            f"version {number} of {slug} was imported from {version.source}{commit}: its text "
+            "only, no page stored here (the archive keeps its captures)"
+        )
+    return f"version {number} of {slug} has no stored page"

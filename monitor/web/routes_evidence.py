@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.evidence.describe import SCHEMA, download_name, snapshot_info
+from monitor.evidence.describe import SCHEMA, download_name, no_page, snapshot_info
 from monitor.web.context import WebContext, context
 from monitor.web.routes_html import page_or_404
 from storage.values import SnapshotMeta, SnapshotOut
@@ -79,7 +79,7 @@ def _missing(web: WebContext, slug: str, number: int) -> None:
     page_or_404(web, slug)
     if web.repo.history.version_count(slug) < number or number < 1:
         raise HTTPException(404, f"{slug!r} has no version {number}")
-    raise HTTPException(404, f"version {number} of {slug!r} has no stored page")
+    raise HTTPException(404, no_page(slug, number, web.repo.history.version(slug, number)))
 
 
 @router.get("/documents/{slug}/versions/{number}/snapshot", include_in_schema=False)

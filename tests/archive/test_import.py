@@ -215,6 +215,9 @@ def test_import_before_the_first_check_renumbers_alerts_nothing_and_is_idempoten
     assert alert_rows(tmp_path) == (0, 0) and not setup.box.exists()
     code, out, _ = run(capsys, "history", "example", "--config", cfg)
     assert code == 0 and out.count("(imported)") == 4
+    # An imported version has its text, not a stored page: the evidence says where it came from.
+    code, _, err = run(capsys, "snapshot", "example", "v1", "--config", cfg)
+    assert code == 1 and "was imported from ota:" in err and "no page stored here" in err
 
     code, out, _ = run(
         capsys, "import", "ota", "--repo", str(setup.repo), "--file", FILE, "--document",
@@ -260,6 +263,8 @@ def web_at_a_date_and_timeline(cfg: str) -> None:
         api = get(app, "/api/documents/example/at/2024-02-01").json()
         assert api["number"] == 1 and api["text"].count(SIGNALS) == 1
         assert api["source"].startswith("ota:") and len(api["source_commit"]) == 40
+        missing = get(app, "/api/documents/example/versions/1/snapshot")
+        assert missing.status_code == 404 and "was imported from ota:" in missing.text
         own = get(app, "/api/documents/example/versions/5").json()
         assert own["source"] is None
         assert get(app, "/documents/example/at/2023-06-01").status_code == 404
