@@ -13,10 +13,9 @@ and `version`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
 from monitor.analysis.controls import (
@@ -156,10 +155,27 @@ def document_controls(document: str, versions: Iterable[VersionLike]) -> Documen
     return DocumentControls(document, [m for _, m in tracked], events)
 
 
-@lru_cache(maxsize=256)
 def _controls(text: str) -> tuple[Control, ...]:
-    """The controls of a version's text (cached: the web page walks the same versions again)."""
     return tuple(extract_controls(Document.from_text(text)))
+
+
+class MapCache:
+    """Each document's map, kept while its newest version stays the same (`key`: its number,
+    date and text hash): a map changes only when a version is recorded or imported, so a web
+    process walks a document's versions once per new version, not once per request."""
+
+    def __init__(self) -> None:
+        self._maps: dict[str, tuple[Hashable, DocumentControls]] = {}
+
+    def get(
+        self, document: str, key: Hashable, build: Callable[[], DocumentControls]
+    ) -> DocumentControls:
+        kept = self._maps.get(document)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        built = build()
+        self._maps[document] = (key, built)
+        return built
 
 
 def control_map(documents: Iterable[tuple[str, Iterable[VersionLike]]]) -> list[DocumentControls]:

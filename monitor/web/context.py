@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
+from monitor.analysis.controlmap import MapCache
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.fetch.http import Clock
@@ -38,6 +39,7 @@ class WebContext:
     token: str | None
     templates: jinja2.Environment
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    control_maps: MapCache = field(default_factory=MapCache)
 
     @property
     def base_url(self) -> str:

@@ -16,7 +16,7 @@ from alerts.controls import control_phrases
 from monitor.analysis.controlmap import (
     ControlEvent,
     DocumentControls,
-    control_map,
+    document_controls,
     latest_events,
     versions_of,
 )
@@ -35,7 +35,17 @@ def the_map(web: WebContext, document: str | None = None) -> list[DocumentContro
         docs = [d for d in docs if d.slug == document]
         if not docs:
             raise HTTPException(404, f"There is no document {document!r}.")
-    return control_map((d.slug, versions_of(web.repo.history, d.slug)) for d in docs)
+    return [_document_map(web, d.slug) for d in docs]
+
+
+def _document_map(web: WebContext, slug: str) -> DocumentControls:
+    """A document's map, walked again only when its newest version changed (MapCache)."""
+    newest = web.repo.history.recent_versions(slug, 1)
+    key = (newest[0].number, newest[0].created_at, newest[0].text_sha256) if newest else None
+    history = web.repo.history
+    return web.control_maps.get(
+        slug, key, lambda: document_controls(slug, versions_of(history, slug))
+    )
 
 
 def evidence_link(web: WebContext, slug: str, version: int) -> str:

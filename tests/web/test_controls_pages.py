@@ -124,3 +124,27 @@ def test_the_stored_change_carries_the_control_flags_and_evidence(app: Any) -> N
     [renamed] = [c for c in get(app, "/api/changes").json() if c["to_version"] == 2]
     assert "control_renamed" in renamed["flags"] and "opt-out-controls" in renamed["topics"]
     assert renamed["significance"] in ("minor", "substantive")
+
+
+def test_a_running_web_process_shows_the_map_of_each_new_version(tmp_path: Any) -> None:
+    # One app for the whole history: the map it kept after v1 must give way when v2 is recorded.
+    with PageServer() as site:
+        settings = config.load(write_config(tmp_path, document("ai-help", site.url("/help"))))
+        store = open_store(settings)
+        try:
+            h = Harness(settings, store, ManualClock())
+            site.set("/help", Response(body=page(OLD_LABEL, PROFILE, FORM), headers=HTML))
+            assert h.check("ai-help").outcome == "new"
+            app = create_app(settings, store.engine, clock=h.clock)
+            [before] = get(app, "/api/controls").json()[:1]
+            assert before["label"] == OLD_LABEL and before["since_version"] == 1
+            assert get(app, "/api/controls").json()[0] == before  # kept: nothing new
+
+            h.clock.advance(DAY)
+            site.set("/help", Response(body=page(NEW_LABEL, PROFILE, FORM), headers=HTML))
+            assert h.check("ai-help").outcome == "changed"
+            [after] = get(app, "/api/controls").json()[:1]
+            assert after["label"] == NEW_LABEL and after["since_version"] == 2
+            assert [e["kind"] for e in after["history"]] == ["control_renamed"]
+        finally:
+            store.engine.dispose()
