@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import footer, table
+from monitor.analysis.assessment import EARLIER_VERSIONS
 from monitor.analysis.topics import DEFAULT_TOPICS
-from monitor.check.checker import EARLIER_VERSIONS
 from monitor.cli.compare import WALLS, changeset_document
 from monitor.errors import ExtractError
 from monitor.extract.document import Document

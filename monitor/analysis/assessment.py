@@ -15,6 +15,7 @@ substantive.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from monitor.analysis.significance import (
     capture_scope,
     cosmetic_form,
     highest,
+    link_lists,
     renames,
     repeated_furniture,
     significance_of,
@@ -46,6 +48,11 @@ SCHEMA = "policywatch.changeset/1"
 
 Earlier = Callable[[], Iterable[str]]
 """The block lines of the page's versions before the old one (read only when needed)."""
+
+EARLIER_VERSIONS = 100
+"""How many versions before the one a change is diffed from `check`, `import` and `compare`
+read to tell text a capture restores from new text (only for a capture that adds many blocks):
+footnotes a page stopped printing for a year come back word for word."""
 
 
 def assess(
@@ -157,17 +164,24 @@ def classify(
     fresh: frozenset[str | None] = frozenset()
     added = sum(1 for c in changeset.changes if c.kind == "added")
     if "added" in scope or added >= SCOPE_BLOCKS:
-        restored = _restoration(changeset, earlier)
+        restored = _restoration(changeset, earlier, documents[0] if documents else None)
         if restored is not None:  # mostly what the page showed before: the capture re-expanded
             scope, fresh = scope | {"added"}, restored
     furniture = repeated_furniture(changeset)
+    listed = (
+        (link_lists(documents[0].blocks), link_lists(documents[1].blocks))
+        if documents is not None
+        else (frozenset[int](), frozenset[int]())
+    )
     carried = _Carried(documents) if documents is not None else None
     assessed = []
     for change in changeset.changes:
         if change.kind in scope and change.after not in fresh:
             assessed.append(AssessedChange(change, (), "cosmetic", ("capture_scope",)))
             continue
-        if (change.after if change.kind == "added" else change.before) in furniture:
+        if (change.after if change.kind == "added" else change.before) in furniture or (
+            change.old_index in listed[0] or change.new_index in listed[1]
+        ):
             assessed.append(AssessedChange(change, (), "cosmetic", ("furniture",)))
             continue
         evidence = find_evidence(
@@ -254,10 +268,14 @@ def _told(change: ControlChange) -> str:
     return control.sentence
 
 
-def _restoration(changeset: ChangeSet, earlier: Earlier | None) -> frozenset[str | None] | None:
+def _restoration(
+    changeset: ChangeSet, earlier: Earlier | None, old: Document | None = None
+) -> frozenset[str | None] | None:
     """When the capture mostly puts back text the page showed before (at least RESTORED_SHARE
     of its added blocks), the added lines the page never showed; else None (and None without
-    earlier versions: a first expansion has nothing to be compared with)."""
+    earlier versions: a first expansion has nothing to be compared with). A line whose words the
+    old capture already held inside a longer block (a table row read cell by cell, where it was
+    read as one line) is not new either: the capture split what it showed."""
     if earlier is None:
         return None
     seen = {_same(line) for line in earlier()}  # footnotes renumber as sections come and go
@@ -265,7 +283,40 @@ def _restoration(changeset: ChangeSet, earlier: Earlier | None) -> frozenset[str
     fresh = [line for line in added if _same(line) not in seen]
     if not added or len(added) - len(fresh) < RESTORED_SHARE * len(added):
         return None
+    if old is not None and fresh:
+        shown = set().union(*(_shingles(_words(block.line)) for block in old.blocks))
+        fresh = [line for line in fresh if not _told_before(line, shown)]
     return frozenset(fresh)
+
+
+SHINGLE = 5
+"""Words in a row that, found in the old capture, say those words were shown before..."""
+SHOWN_SHARE = 0.9
+"""...and a line counts as shown when at least this share of its words were."""
+
+
+def _words(line: str) -> list[str]:
+    return _WORDS.findall(_GLUED.sub(" ", _same(line)).casefold())
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + SHINGLE]) for i in range(max(len(words) - SHINGLE + 1, 1))}
+
+
+def _told_before(line: str, shown: set[tuple[str, ...]]) -> bool:
+    """Whether the old capture already showed `line`'s words, however it cut them into blocks
+    (a table row read as one line that is now read cell by cell, or glued to its row's label):
+    a word counts as shown when a run of SHINGLE words holding it was."""
+    words = _words(line)
+    covered = [False] * len(words)
+    for i in range(max(len(words) - SHINGLE + 1, 1)):
+        if tuple(words[i : i + SHINGLE]) in shown:
+            covered[i : i + SHINGLE] = [True] * len(covered[i : i + SHINGLE])
+    return sum(covered) >= SHOWN_SHARE * len(words)
+
+
+_WORDS = re.compile(r"\w+")
+_GLUED = re.compile(r"(?<=[a-z.,;:)])(?=[A-Z])")  # "integrityWe use": cells read without a space
 
 
 def _same(line: str) -> str:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from monitor.analysis.differ import Change, ChangeSet, diff_words
-from monitor.extract.document import parse_line
+from monitor.extract.document import Block, parse_line
 from storage.vocab import SIGNIFICANCE_LEVELS, Significance
 
 Flag = Literal[
@@ -197,6 +197,40 @@ def repeated_furniture(changeset: ChangeSet) -> frozenset[str]:
         if times >= REPEATS
         and len(_WORD.findall(cosmetic_form(parse_line(line)[1]))) <= REPEATED_WORDS
     )
+
+
+LINK_LIST = 2
+"""A section whose body is at least this many lines, each only a link, is a list of links..."""
+
+
+def link_lists(blocks: Sequence[Block]) -> frozenset[int]:
+    """The indices of blocks that are items of a list of links: a section whose whole body is
+    lines that are each one link and nothing else ("Related articles", "More resources"). Such
+    a list points elsewhere and says nothing itself (RUBRIC.md: page furniture); a section that
+    says anything in words besides its links and a caption is not one."""
+    out: set[int] = set()
+    body: list[int] = []
+    for i, block in enumerate((*blocks, None)):
+        if block is not None and block.kind != "heading":
+            body.append(i)
+            continue
+        links = sum(_only_link(blocks[j].text) for j in body)
+        if links >= LINK_LIST and all(
+            _only_link(blocks[j].text) or _caption(blocks[j].text) for j in body
+        ):
+            out.update(body)
+        body = []
+    return frozenset(out)
+
+
+def _only_link(text: str) -> bool:
+    return _LINK_TARGET.fullmatch(text.strip()) is not None
+
+
+def _caption(text: str) -> bool:
+    """A few words naming a list, not a sentence ("Related articles" printed again)."""
+    words = _WORD.findall(text)
+    return 0 < len(words) <= REPEATED_WORDS and not _SENTENCE_STOP.search(text.strip() + " ")
 
 
 def is_notice(text: str) -> bool:

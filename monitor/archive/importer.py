@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.analysis.assessment import assess
+from monitor.analysis.assessment import EARLIER_VERSIONS, assess
 from monitor.archive.sources import ArchivedHistory
 from monitor.config import DocumentSettings, Settings
 from monitor.errors import UsageError
@@ -29,7 +29,6 @@ from storage.values import ChangeIn, VersionIn
 
 RULES = "markdown"
 """The rules_hash of an imported version: read from Markdown, not by the config's rules."""
-EARLIER_VERSIONS = 30  # as many older versions as a check reads to tell restored text from new
 PROGRESS_EVERY = 25
 
 Progress = Callable[[str], None]

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Protocol
 
 from monitor.alerting.payloads import Alerting
-from monitor.analysis.assessment import assess
+from monitor.analysis.assessment import EARLIER_VERSIONS, assess
 from monitor.check.decide import (
     Changed,
     Decision,
@@ -66,10 +66,6 @@ from storage.values import (
     VersionMeta,
 )
 from storage.vocab import Outcome
-
-EARLIER_VERSIONS = 30
-"""How many versions before the one a change is diffed from are read to tell text a capture
-restores from new text (only for a capture that adds many scattered blocks)."""
 
 
 class Fetcher(Protocol):

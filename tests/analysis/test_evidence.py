@@ -217,6 +217,46 @@ def test_what_a_re_expanded_capture_says_for_the_first_time_is_an_edit() -> None
     assert result.topics == ("ai-training",)
 
 
+def test_a_table_row_a_re_expanded_capture_reads_cell_by_cell_is_not_new() -> None:
+    row = (
+        "| Improving our assistant | We train our AI models on messages you send to the "
+        "assistant and on the ratings you give its answers. | Legitimate interests |"
+    )
+    collapsed, expanded = _expandable(60)
+    _, seen_before = _expandable(60)
+    cells = [
+        "- We train our AI models on messages you send to the assistant",
+        # a capture that reads the row's label and its next cell without a space between them
+        "Improving our assistantWe train our AI models on messages you send to the assistant "
+        "and on the ratings you give its answers.",
+    ]
+    result = run([*collapsed, row], [*expanded, row, *cells], earlier=seen_before)
+    assert result.significance == "cosmetic" and result.topics == ()
+    assert all(c.flags == ("capture_scope",) for c in result.changes)
+
+
+RELATED = [
+    "## Related articles",
+    "Related articles",
+    "[How to use the app](https://help.example.com/1/)",
+    "[Your privacy settings](https://help.example.com/2/)",
+]
+
+
+def test_a_list_of_links_at_the_end_of_a_help_page_is_furniture() -> None:
+    swapped = [*RELATED[:3], "[Delete your account and opt out of research](https://h.example/3/)"]
+    result = run(RELATED, swapped)
+    assert result.significance == "cosmetic" and result.topics == ()
+    assert {f for c in result.changes for f in c.flags} == {"furniture"}
+    assert run([*RELATED[:2], RELATED[3]], RELATED).significance == "cosmetic"  # one added
+
+
+def test_a_section_that_says_something_besides_its_links_is_read() -> None:
+    said = [*RELATED[:3], "Read these articles before you change how the app works for you."]
+    result = run([*said, RELATED[3]], said)
+    assert result.topics == ("opt-out-controls",) and result.significance == "substantive"
+
+
 # -- declared topics -----------------------------------------------------------------------------
 
 
