@@ -465,6 +465,22 @@ def flips_meaning(removed: str, added: str) -> bool:
     return bool(_flips(_WORD.findall(removed), _WORD.findall(added)))
 
 
+CLAUSE_WORDS = 3
+"""Content words (not a date, a number or a closed-class word) an edit must add or take away to
+say something new in its sentence: "and to recommend things you might enjoy"."""
+
+
+def says_more(removed: str, added: str) -> bool:
+    """Whether an edit adds or takes away a clause of its own (CLAUSE_WORDS content words or
+    more on one side, not a respelling of the other): a new purpose, a new place, a new kind of
+    data. What the sentence it sits in is about, the edit is about."""
+    before = [w for w in _content_words(_WORD.findall(removed)) if not w.isdigit()]
+    after = [w for w in _content_words(_WORD.findall(added)) if not w.isdigit()]
+    if max(len(before), len(after)) < CLAUSE_WORDS:
+        return False
+    return not _respelled(before, after)
+
+
 def _flips(removed: list[str], added: list[str]) -> set[Flag]:
     """negation_flip / modal_change, for replacements and for small insertions or deletions (a
     whole new sentence with "may" in it is new content, not a modal change)."""

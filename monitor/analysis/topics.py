@@ -14,7 +14,13 @@ from functools import lru_cache
 from typing import Literal
 
 from monitor.analysis.differ import Change, Span
-from monitor.analysis.significance import cosmetic_form, flips_meaning, label_edit, notice_edit
+from monitor.analysis.significance import (
+    cosmetic_form,
+    flips_meaning,
+    label_edit,
+    notice_edit,
+    says_more,
+)
 from monitor.errors import ConfigError
 from monitor.extract.document import Block, parse_line
 
@@ -127,7 +133,9 @@ DEFAULT_TOPICS: tuple[TopicRule, ...] = (
         terms=(
             "artificial intelligence", "AI", "AIs", "generative AI", "Meta AI", "machine learning",
             "deep learning", "large language model*", "LLM", "LLMs", "Llama", "neural network*",
-            "train*", "retrain*", "fine-tun*", "chatbot*",
+            "train*", "retrain*", "fine-tun*", "chatbot*", "generative", "GPT", "GPTs",
+            # the words AI products use for themselves and what people give them
+            "assistant", "assistants", "prompts", "saved memories", "memory feature",
             # French and Hindi, the other languages of the watched pages
             "intelligence artificielle", "IA", "IA générative", "apprentissage automatique",
             "apprentissage profond", "modèle* de langage", "एआई", "कृत्रिम बुद्धिमत्ता",
@@ -135,6 +143,9 @@ DEFAULT_TOPICS: tuple[TopicRule, ...] = (
         ),
         patterns=(
             r"\b(?:language|foundation|generative|learning|AI|ML)\s+models?\b",
+            # "model responses", "model training", "outputs of the model"; "a prompt"
+            r"\bmodels?\s+(?:training|outputs?|performance|responses?|improvement)\b",
+            r"\b(?:your|a|the|each|any)\s+prompt\b(?!\s+(?:notice|payment|attention))",
             # "to improve our models", "develop and train the models behind ..."
             r"\b(?:improv|train|develop|build|fine[\s-]?tun|evaluat)\w*\s+(?:and\s+\w+\s+)?"
             r"(?:our|the|its|their|these|those)\s+(?:\w+\s+)?models?\b",
@@ -334,12 +345,20 @@ class _Text:
         start, end = self.sentences[index]
         return self.text[start:end]
 
+    def length(self, index: int) -> int:
+        start, end = self.sentences[index] if self.sentences else (0, 0)
+        return end - start
 
+
+SENTENCE_CHARS = 300
+"""A sentence up to this long is one claim: an edit that says more in it (a new purpose, a new
+place, a new kind of data: significance.says_more) concerns all it is about..."""
 REACH = 40
-"""How far (in characters, about eight words) from an edit a term of its sentence still counts
-as what the edit is about: a legal-basis row can run one "sentence" over hundreds of words, and
-a footnote renumbered at its end says nothing about the words at its start. An edit that flips
-a negation or a modal verb reaches its whole sentence."""
+"""...past that, and for any other edit, how far (in characters, about eight words) from the
+edit a term of its sentence still counts as what the edit is about: a legal-basis row can run
+one "sentence" over hundreds of words, and a footnote renumbered at its end says nothing about
+the words at its start. An edit that flips a negation or a modal verb reaches its whole
+sentence, however long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +392,10 @@ class _Edits:
             points.append((start, end))
             sentences = range(after.sentence_at(start), after.sentence_at(max(end - 1, start)) + 1)
             touched.update(sentences)
-            if flips_meaning(hunk.removed_text, hunk.added_text):
+            if flips_meaning(hunk.removed_text, hunk.added_text) or (
+                says_more(hunk.removed_text, hunk.added_text)
+                and all(after.length(i) <= SENTENCE_CHARS for i in sentences)
+            ):
                 whole.update(sentences)
         trivial = bool(hunks) and all(h.trivial for h in hunks)
         return cls(

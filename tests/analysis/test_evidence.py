@@ -117,6 +117,28 @@ def test_a_negation_that_flips_reaches_the_whole_sentence() -> None:
     assert "negation_flip" in result.flags
 
 
+def test_a_new_clause_in_a_sentence_of_ordinary_length_concerns_what_the_sentence_is_about() -> (
+    None
+):
+    # the product names itself at the start; the new purpose comes at the end, far from it
+    old = "The assistant can look back at your earlier chats so that follow-up answers agree."
+    new = old[:-1] + " and to suggest things you might want to try next."
+    result = run([old], [new])
+    assert result.topics == ("ai-training",) and result.significance == "substantive"
+    assert bases(result, "ai-training") == {"sentence"}
+    regions = "Saved memories are offered to people in the United States{}."
+    result = run([regions.format("")], [regions.format(", Canada and the European Union")])
+    assert result.topics == ("ai-training",)
+
+
+def test_a_number_changed_far_from_the_term_is_not_a_new_clause() -> None:
+    old = (
+        "The assistant can look back at your earlier chats for up to 30 days after you close them."
+    )
+    result = run([old], [old.replace("30", "45")])
+    assert result.topics == ()
+
+
 def test_telemetry_said_in_plain_words_is_behavioral_data() -> None:
     # wordings the rules were not written from
     result = run(
