@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.analysis.links import destination
 from monitor.analysis.significance import cosmetic_form
 from monitor.analysis.topics import split_sentences
 from monitor.extract.document import Block, Document
@@ -150,7 +151,7 @@ def _once(
     merged: dict[tuple[tuple[str, ...], str | None, str | None], int] = {}
     out: list[tuple[Control, tuple[int, ...]]] = []
     for control, blocks in found:
-        key = (control.path, _fold(control.label), control.link)
+        key = (control.path, _fold(control.label), _leads(control.link))
         at = merged.get(key)
         if at is None:
             merged[key] = len(out)
@@ -381,7 +382,7 @@ def _where(control: Control) -> tuple[str, ...]:
 
 
 def _same_control(a: Control, b: Control) -> bool:
-    return (a.path, a.label, a.link) == (b.path, b.label, b.link)
+    return (a.path, a.label, _leads(a.link)) == (b.path, b.label, _leads(b.link))
 
 
 def _same_label(a: Control, b: Control) -> bool:
@@ -393,7 +394,12 @@ def _same_end(a: Control, b: Control) -> bool:
 
 
 def _same_link(a: Control, b: Control) -> bool:
-    return bool(a.link) and a.link == b.link
+    return bool(a.link) and _leads(a.link) == _leads(b.link)
+
+
+def _leads(link: str | None) -> str | None:
+    """Where a control's link leads (a tracking parameter changed is the same form)."""
+    return destination(link) if link else None
 
 
 def _same_place(a: Control, b: Control) -> bool:
@@ -436,7 +442,7 @@ def differences(old: Control, new: Control) -> list[ControlChange]:
         out.append(ControlChange("control_moved", old, new))
     if _fold(old.label) != _fold(new.label):
         out.append(ControlChange("control_renamed", old, new))
-    if old.link and new.link and old.link != new.link:
+    if old.link and new.link and _leads(old.link) != _leads(new.link):
         out.append(ControlChange("form_link_changed", old, new))
     return out
 

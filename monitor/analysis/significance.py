@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from monitor.analysis.differ import Change, ChangeSet, diff_words
+from monitor.analysis.links import destination
 from monitor.extract.document import Block, parse_line
 from storage.vocab import SIGNIFICANCE_LEVELS, Significance
 
@@ -306,7 +307,7 @@ def significance_of(
     if norm_before == norm_after:
         # A link that now points elsewhere matters when the sentence is about a topic (an opt-out
         # form that moved), and is noise otherwise.
-        retargeted = cosmetic_form(before, links=False) != cosmetic_form(after, links=False)
+        retargeted = _targets(before) != _targets(after)
         if retargeted and has_topics:
             return "minor", ("relinked",)
         return "cosmetic", ()
@@ -341,6 +342,15 @@ def cosmetic_form(text: str, *, links: bool = True) -> str:
         text = _FRAGMENT_TARGET.sub(r"\1", text)
     text = " ".join(text.split())
     return _TRAILING.sub("", _NUMBERING.sub("", text))
+
+
+def _targets(text: str) -> list[str]:
+    """Where the links of `text` lead, in order (links.destination: a new tracking parameter or
+    logging redirect leads to the same page)."""
+    return [destination(m.group(0)[2:-1]) for m in _TARGET.finditer(text)]
+
+
+_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*\)")
 
 
 def _block_significance(line: str, has_topics: bool) -> tuple[Significance, tuple[Flag, ...]]:

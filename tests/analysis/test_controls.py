@@ -115,6 +115,11 @@ def control(path: str, label: str | None = None, link: str | None = None) -> Con
             control("", "Object to AI use", FORM.replace("1234567890", "999")),
             ["form_link_changed"],
         ),
+        (  # the same form behind a tracking parameter: not moved
+            control("", "Object to AI use", FORM),
+            control("", "Object to AI use", FORM + "?entry=policy_inline&ref=1"),
+            [],
+        ),
         (control("Settings > A"), control("Settings > A"), []),
     ],
 )

@@ -141,6 +141,13 @@ CASES = [
         evidence=(("opt-out-controls", "opt out", "context",
                    "You can opt out at any time with [this page](https://help.example/choices/2)."),),
     ),
+    Case(  # the same page behind a tracking parameter, then behind a logging redirect
+        "tracking-parameter-in-topic-sentence",
+        ("You can opt out at any time in [your settings](https://www.site.example/settings/ads/).",),
+        ("You can opt out at any time in [your settings](https://site.example/r/?from=policy&"
+         "next=https://www.site.example/settings/ads&ref=inline).",),
+        "cosmetic",
+    ),
     Case(
         "numbering-and-trailing-punctuation",
         ("1. We keep server logs.",),
