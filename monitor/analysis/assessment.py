@@ -168,8 +168,12 @@ def classify(
         if restored is not None:  # mostly what the page showed before: the capture re-expanded
             scope, fresh = scope | {"added"}, restored
     furniture = repeated_furniture(changeset)
-    listed = (
-        (link_lists(documents[0].blocks), link_lists(documents[1].blocks))
+    located = located_changes(*documents) if documents is not None else []
+    listed = (  # a list of links is furniture, unless a control in it changed (a form moved)
+        (
+            link_lists(documents[0].blocks) - {i for lc in located for i in lc.old_blocks},
+            link_lists(documents[1].blocks) - {i for lc in located for i in lc.new_blocks},
+        )
         if documents is not None
         else (frozenset[int](), frozenset[int]())
     )
@@ -205,7 +209,7 @@ def classify(
         assessed.append(AssessedChange(change, evidence, significance, flags))
     if documents is not None:
         topic = CONTROLS_TOPIC if any(r.name == CONTROLS_TOPIC for r in rules) else None
-        assessed = _with_controls(assessed, located_changes(*documents), topic)
+        assessed = _with_controls(assessed, located, topic)
     return Assessment(
         tuple(assessed),
         highest(a.significance for a in assessed),

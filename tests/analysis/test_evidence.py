@@ -273,6 +273,14 @@ def test_a_list_of_links_at_the_end_of_a_help_page_is_furniture() -> None:
     assert run([*RELATED[:2], RELATED[3]], RELATED).significance == "cosmetic"  # one added
 
 
+def test_an_objection_form_that_moved_in_a_list_of_links_is_still_a_control_change() -> None:
+    form = (
+        "[Object to the use of your information for AI](https://www.site.example/help/contact/{})"
+    )
+    result = run([*RELATED, form.format("111")], [*RELATED, form.format("222")])
+    assert "form_link_changed" in result.flags and "opt-out-controls" in result.topics
+
+
 def test_a_section_that_says_something_besides_its_links_is_read() -> None:
     said = [*RELATED[:3], "Read these articles before you change how the app works for you."]
     result = run([*said, RELATED[3]], said)
