@@ -5,6 +5,7 @@ our origin: an attachment, `application/octet-stream`, `nosniff`, a sandboxing C
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NoReturn
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -61,21 +62,16 @@ def raw_response(snap: SnapshotOut, number: int) -> Response:
 
 def _snapshot(web: WebContext, slug: str, number: int) -> SnapshotOut:
     found = web.repo.evidence.version_snapshot(slug, number)
-    if found is None:
-        _missing(web, slug, number)
-    assert found is not None
-    return found
+    return found if found is not None else _missing(web, slug, number)
 
 
 def _meta(web: WebContext, slug: str, number: int) -> SnapshotMeta:
     found = web.repo.evidence.version_snapshot_meta(slug, number)
-    if found is None:
-        _missing(web, slug, number)
-    assert found is not None
-    return found
+    return found if found is not None else _missing(web, slug, number)
 
 
-def _missing(web: WebContext, slug: str, number: int) -> None:
+def _missing(web: WebContext, slug: str, number: int) -> NoReturn:
+    """404: no such document, no such version, or a version with no stored page (and why)."""
     page_or_404(web, slug)
     if web.repo.history.version_count(slug) < number or number < 1:
         raise HTTPException(404, f"{slug!r} has no version {number}")
